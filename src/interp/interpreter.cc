@@ -1,0 +1,117 @@
+#include "interp/interpreter.h"
+
+#include "ops/registry.h"
+
+namespace weec {
+
+Status check_input(const Value& input, const Tensor& t, std::unordered_map<std::string, int64_t>& bindings) {
+  const TensorType& ty = input.type;
+  if (t.dtype() != ty.dtype)
+    return error("input '{}' has dtype {}, expected {}", input.name, dtype_name(t.dtype()), dtype_name(ty.dtype));
+  if (!ty.shape.rank_known) return Status::ok();
+  if (t.rank() != ty.shape.rank())
+    return error("input '{}' has shape {}, expected {}", input.name, dims_str(t.dims()), type_str(ty));
+  for (int64_t i = 0; i < t.rank(); ++i) {
+    const Dim& d = ty.shape.dims[i];
+    if (d.is_known() && d.value != t.dim(i))
+      return error("input '{}' has shape {}, expected {}", input.name, dims_str(t.dims()), type_str(ty));
+    if (!d.is_known() && !d.symbol.empty()) {
+      auto [it, inserted] = bindings.emplace(d.symbol, t.dim(i));
+      if (!inserted && it->second != t.dim(i))
+        return error("input '{}' dim {} binds '{}' to {}, but it is already {}", input.name, i, d.symbol,
+                     t.dim(i), it->second);
+    }
+  }
+  return Status::ok();
+}
+
+static Status check_output(const Node& node, size_t k, const Tensor& t) {
+  const Value* v = node.outputs[k];
+  const TensorType& ty = v->type;
+  bool ok = t.dtype() == ty.dtype;
+  if (ok && ty.shape.rank_known) {
+    ok = t.rank() == ty.shape.rank();
+    for (int64_t i = 0; ok && i < t.rank(); ++i)
+      if (ty.shape.dims[i].is_known() && ty.shape.dims[i].value != t.dim(i)) ok = false;
+  }
+  if (ok) return Status::ok();
+  return error("{}: output {} (%{}) computed as {}{} but inferred as {}", node.describe(), k, v->name,
+               dtype_name(t.dtype()), dims_str(t.dims()), type_str(ty));
+}
+
+Expected<std::vector<Tensor>> run_graph(const Graph& graph, const std::vector<const Tensor*>& inputs,
+                                        const InterpOptions& options, const ValueEnv* outer) {
+  if (inputs.size() != graph.inputs.size())
+    return error("graph '{}' takes {} inputs, got {}", graph.name, graph.inputs.size(), inputs.size());
+  std::unordered_map<std::string, int64_t> bindings;
+  ValueEnv env;
+  if (outer) env = *outer;  // outer scope first; local names shadow it
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i]) return error("graph input '{}' was not given", graph.inputs[i]->name);
+    WEEC_TRY(check_input(*graph.inputs[i], *inputs[i], bindings));
+    env[graph.inputs[i]] = inputs[i];
+  }
+  for (Value* c : graph.constants()) env[c] = c->constant.get();
+
+  // Free each intermediate after its last use to keep peak memory small.
+  std::unordered_map<const Value*, size_t> last_use;
+  const auto& nodes = graph.nodes();
+  for (size_t i = 0; i < nodes.size(); ++i)
+    for (Value* in : nodes[i]->inputs)
+      if (in) last_use[in] = i;
+  for (Value* out : graph.outputs) last_use[out] = nodes.size();
+  // Subgraphs may read outer values at any time: keep those alive throughout.
+  for (size_t i = 0; i < nodes.size(); ++i)
+    for (auto& [key, a] : nodes[i]->attrs)
+      if (a.g || !a.graphs.empty())
+        for (auto& [v, idx] : last_use) idx = std::max(idx, i);
+
+  std::unordered_map<const Value*, Tensor> owned;
+  SubgraphRunner runner = [&](const Graph& body, const std::vector<const Tensor*>& ins) {
+    return run_graph(body, ins, options, &env);
+  };
+
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const Node& node = *nodes[i];
+    const OpSchema& schema = op_schema(node.op);
+    if (!schema.kernel) return error("{}: the interpreter has no kernel for this op", node.describe());
+    std::vector<const Tensor*> ins;
+    for (Value* in : node.inputs) {
+      if (!in) {
+        ins.push_back(nullptr);
+        continue;
+      }
+      auto it = env.find(in);
+      if (it == env.end()) return error("{}: input %{} has no value", node.describe(), in->name);
+      ins.push_back(it->second);
+    }
+    KernelContext ctx(node, schema, std::move(ins));
+    ctx.run_subgraph = &runner;
+    WEEC_TRY(schema.kernel(ctx));
+    for (size_t k = 0; k < node.outputs.size(); ++k) {
+      Value* out = node.outputs[k];
+      if (!out) continue;
+      if (options.check_types) WEEC_TRY(check_output(node, k, ctx.outputs[k]));
+      owned[out] = std::move(ctx.outputs[k]);
+      env[out] = &owned[out];
+    }
+    for (Value* in : node.inputs) {
+      if (!in || in->producer == nullptr || in->owner != &graph) continue;
+      auto lu = last_use.find(in);
+      if (lu != last_use.end() && lu->second == i && owned.count(in)) {
+        env.erase(in);
+        owned.erase(in);
+      }
+    }
+  }
+
+  std::vector<Tensor> results;
+  for (Value* out : graph.outputs) {
+    auto it = env.find(out);
+    if (it == env.end()) return error("graph output '{}' was never computed", out->name);
+    results.push_back(*it->second);
+  }
+  return results;
+}
+
+}  // namespace weec
