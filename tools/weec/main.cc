@@ -1,1 +1,39 @@
-int main() { return 0; }
+// weec: a compiler for small neural networks. This file wires the subcommands;
+// each lives in its own cmd_*.cc.
+#include <fmt/format.h>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "weec — a compiler for small neural networks.\n"
+      "ONNX in; typed graph IR; reference interpreter (the oracle every pass and backend is checked against).\n"
+      "Models: .onnx files, or .wir text IR as printed by `weec show`."};
+  app.set_version_flag("--version", "weec 0.1.0");
+  app.require_subcommand(1);
+  app.footer(
+      "Examples:\n"
+      "  weec show examples/fashion_mnist/model.onnx\n"
+      "  weec run examples/fashion_mnist/model.onnx --input image=examples/fashion_mnist/input_0.npy -o out\n"
+      "Run `weec COMMAND --help` for a command's options.");
+  std::vector<std::pair<CLI::App*, weec::cli::Runner>> commands;
+  auto add = [&](const char* name, const char* help, auto adder) {
+    CLI::App* sub = app.add_subcommand(name, help);
+    commands.push_back({sub, adder(*sub)});
+  };
+  add("show", "Print a model's IR (text, with types) and a summary; --dot writes Graphviz", weec::cli::add_show);
+  add("run", "Run a model in the reference interpreter on .npy/.pb inputs", weec::cli::add_run);
+  add("compare", "Compare two tensor files (.npy/.pb) within a tolerance; exit 1 if they differ",
+      weec::cli::add_compare);
+  add("ops", "List the operators weec supports, with ONNX opsets and fusion kinds", weec::cli::add_ops);
+  CLI11_PARSE(app, argc, argv);
+  for (auto& [sub, runner] : commands) {
+    if (!sub->parsed()) continue;
+    weec::Status st = runner();
+    if (!st) {
+      fmt::print(stderr, "weec {}: error: {}\n", sub->get_name(), st.message());
+      return 1;
+    }
+  }
+  return 0;
+}

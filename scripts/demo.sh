@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The main job: install dependencies, build weec, and run the flagship demo on
+# the bundled Fashion-MNIST CNN (trained and exported by
+# scripts/make_example_model.py with PyTorch): show its IR, run it in weec's
+# reference interpreter, and check the logits against PyTorch's own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
+cmake --build build --target weec
+
+WEEC=./build/tools/weec/weec
+EX=examples/fashion_mnist
+echo "== weec show $EX/model.onnx"
+$WEEC show $EX/model.onnx --dot out/fashion_mnist/model.dot
+echo
+echo "== weec run (8 test images)"
+$WEEC run $EX/model.onnx --input image=$EX/input_0.npy --output-dir out/fashion_mnist --npy
+echo "   true labels:            [9, 2, 1, 1, 6, 1, 4, 6]  (examples/fashion_mnist/labels.npy)"
+echo
+echo "== weec's logits vs PyTorch's (tolerance 1e-5)"
+$WEEC compare out/fashion_mnist/output_0.npy $EX/expected_output_0.npy --atol 1e-5

@@ -1,0 +1,33 @@
+// ONNX TensorProto <-> weec Tensor, and ONNX dtype codes. Shared by the model
+// importer (initializers, Constant nodes, tensor attributes) and by src/io for
+// `.pb` tensor files.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/status.h"
+#include "ir/tensor.h"
+
+namespace onnx {
+class TensorProto;
+}
+
+namespace weec {
+
+// ONNX TensorProto.DataType code -> DType (nullopt for complex, undefined, ...).
+std::optional<DType> dtype_from_onnx(int code);
+int dtype_to_onnx(DType t);
+std::string onnx_dtype_name(int code);  // "FLOAT", "COMPLEX64", ... for messages
+
+// Reads raw_data or the typed fields; external data is resolved relative to
+// `base_dir`. Errors name the tensor and say what is wrong (size mismatch,
+// unsupported dtype, missing external file).
+Expected<Tensor> tensor_from_proto(const onnx::TensorProto& proto, const std::string& base_dir = "");
+void tensor_to_proto(const Tensor& t, const std::string& name, onnx::TensorProto& proto);
+
+// A serialized TensorProto file (the ONNX test-data `.pb` format).
+Expected<Tensor> read_tensor_pb(const std::string& path, std::string* name = nullptr);
+Status write_tensor_pb(const std::string& path, const Tensor& t, const std::string& name);
+
+}  // namespace weec

@@ -1,0 +1,418 @@
+// Activations: Relu Sigmoid Tanh Softplus Softsign LeakyRelu Elu Selu Celu
+// HardSigmoid HardSwish ThresholdedRelu Shrink PRelu Clip. Floats compute in
+// their own precision (f16/bf16 in f32, rounded once). NaN propagates through
+// every op except Shrink (NaN -> 0: its comparisons are false), matching the
+// ONNX numpy references. Clip's opset < 11 min/max attributes become constant
+// inputs in the import hook; PRelu's opset < 7 per-channel slope ([C] for an
+// [N,C,...] input) is reshaped to [C,1,...] so numpy broadcasting applies.
+#include "ops/elementwise_util.h"
+
+namespace weec {
+
+namespace {
+
+// Runs f on every element; f is a generic lambda over the storage type.
+template <typename F>
+Status activation_kernel(KernelContext& ctx, Accepts acc, F&& f) {
+  WEEC_TRY(check_accepts(ctx, acc, ctx.input(0).dtype()));
+  auto r = acc == Accepts::Float ? map_unary<false>(ctx.input(0), f) : map_unary<true>(ctx.input(0), f);
+  if (!r) return ctx.error("{}", r.status().message());
+  ctx.outputs[0] = std::move(*r);
+  return Status::ok();
+}
+
+// v clamped to [lo, hi] (hi wins if lo > hi, as numpy.clip); NaN passes through.
+template <typename T>
+T clamp_nan(T v, T lo, T hi) {
+  v = v < lo ? lo : v;
+  return v > hi ? hi : v;
+}
+
+Status infer_float(InferContext& c) { return infer_unary_same(c, Accepts::Float); }
+
+OpSchema activation_schema(OpKind kind, std::string_view onnx, int since, KernelFn kernel,
+                           std::vector<AttrSpec> attrs, std::string_view doc, InferFn infer = infer_float) {
+  OpSchema s{kind, onnx};
+  s.since_opset = since;
+  s.attrs = std::move(attrs);
+  s.fusion = FusionKind::Elementwise;
+  s.infer = infer;
+  s.kernel = kernel;
+  s.doc = doc;
+  return s;
+}
+
+// ---- kernels; attributes are read once, outside the element loop ----
+
+Status relu(KernelContext& c) {
+  return activation_kernel(c, Accepts::FloatOrSignedInt, [](auto x) {
+    using T = decltype(x);
+    return x < T(0) ? T(0) : x;
+  });
+}
+Status sigmoid(KernelContext& c) {
+  return activation_kernel(c, Accepts::Float, [](auto x) {
+    using T = decltype(x);  // two forms so exp never overflows to inf/inf
+    return x >= 0 ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x));
+  });
+}
+Status tanh_k(KernelContext& c) {
+  return activation_kernel(c, Accepts::Float, [](auto x) { return std::tanh(x); });
+}
+Status softplus(KernelContext& c) {
+  return activation_kernel(c, Accepts::Float, [](auto x) {
+    // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow for large x.
+    return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+  });
+}
+Status softsign(KernelContext& c) {
+  return activation_kernel(c, Accepts::Float, [](auto x) { return x / (decltype(x)(1) + std::fabs(x)); });
+}
+Status leaky_relu(KernelContext& c) {
+  double alpha = c.attrs.f("alpha");
+  return activation_kernel(c, Accepts::Float, [alpha](auto x) { return x < 0 ? decltype(x)(alpha) * x : x; });
+}
+Status elu(KernelContext& c) {
+  double alpha = c.attrs.f("alpha");
+  return activation_kernel(c, Accepts::Float,
+                           [alpha](auto x) { return x < 0 ? decltype(x)(alpha) * std::expm1(x) : x; });
+}
+Status selu(KernelContext& c) {
+  double alpha = c.attrs.f("alpha"), gamma = c.attrs.f("gamma");
+  return activation_kernel(c, Accepts::Float, [=](auto x) {
+    using T = decltype(x);
+    return T(gamma) * (x > 0 ? x : T(alpha) * std::expm1(x));
+  });
+}
+Status celu(KernelContext& c) {
+  double alpha = c.attrs.f("alpha");
+  if (alpha == 0) return c.error("alpha must be nonzero");
+  return activation_kernel(c, Accepts::Float, [alpha](auto x) {
+    using T = decltype(x);  // max(0,x) + min(0, alpha*(e^(x/alpha) - 1))
+    return x > 0 ? x : T(alpha) * std::expm1(x / T(alpha));
+  });
+}
+Status hard_sigmoid(KernelContext& c) {
+  double alpha = c.attrs.f("alpha"), beta = c.attrs.f("beta");
+  return activation_kernel(c, Accepts::Float, [=](auto x) {
+    using T = decltype(x);
+    return clamp_nan<T>(T(alpha) * x + T(beta), T(0), T(1));
+  });
+}
+Status hard_swish(KernelContext& c) {
+  return activation_kernel(c, Accepts::Float, [](auto x) {
+    using T = decltype(x);
+    return x * clamp_nan<T>(x * T(1.0 / 6.0) + T(0.5), T(0), T(1));
+  });
+}
+Status thresholded_relu(KernelContext& c) {
+  double alpha = c.attrs.f("alpha");
+  return activation_kernel(c, Accepts::Float, [alpha](auto x) {
+    using T = decltype(x);
+    return x <= T(alpha) ? T(0) : x;  // NaN passes through, as numpy.clip in the reference
+  });
+}
+// Shrink accepts integers too: compute in double, convert back (truncating).
+Status shrink(KernelContext& c) {
+  double lambd = c.attrs.f("lambd"), bias = c.attrs.f("bias");
+  return activation_kernel(c, Accepts::Numeric, [=](auto x) {
+    using T = decltype(x);
+    double v = (double)x;
+    double y = v < -lambd ? v + bias : v > lambd ? v - bias : 0.0;
+    if constexpr (std::is_floating_point_v<T>)
+      return T(y);
+    else
+      return saturate_cast<T>(y);
+  });
+}
+
+Status infer_float_or_signed(InferContext& c) { return infer_unary_same(c, Accepts::FloatOrSignedInt); }
+Status infer_numeric(InferContext& c) { return infer_unary_same(c, Accepts::Numeric); }
+
+// Opset < 6 Selu had other defaults (alpha 1.6732, gamma 1.0507); make them explicit.
+Status import_selu(ImportContext& ctx) {
+  AttrMap attrs = ctx.attrs;
+  if (ctx.opset < 6) {
+    attrs.try_emplace("alpha", Attribute::of_float(1.6732f));
+    attrs.try_emplace("gamma", Attribute::of_float(1.0507f));
+  }
+  ctx.emit(OpKind::Selu, ctx.inputs, ctx.outputs, attrs);
+  return Status::ok();
+}
+
+}  // namespace
+
+#define WEEC_ACTIVATION(Name, since, kernel, doc, ...)                                                   \
+  const OpSchema& schema_##Name() {                                                                      \
+    static const OpSchema s = activation_schema(OpKind::Name, #Name, since, kernel, {__VA_ARGS__}, doc); \
+    return s;                                                                                            \
+  }
+WEEC_ACTIVATION(Sigmoid, 1, sigmoid, "1 / (1 + e^-x)")
+WEEC_ACTIVATION(Tanh, 1, tanh_k, "hyperbolic tangent")
+WEEC_ACTIVATION(Softplus, 1, softplus, "log(1 + e^x)")
+WEEC_ACTIVATION(Softsign, 1, softsign, "x / (1 + |x|)")
+WEEC_ACTIVATION(LeakyRelu, 1, leaky_relu, "x < 0 ? alpha*x : x", attr_float("alpha", 0.01f))
+WEEC_ACTIVATION(Elu, 1, elu, "x < 0 ? alpha*(e^x - 1) : x", attr_float("alpha", 1.0f))
+WEEC_ACTIVATION(Celu, 12, celu, "max(0,x) + min(0, alpha*(e^(x/alpha) - 1))", attr_float("alpha", 1.0f))
+WEEC_ACTIVATION(HardSigmoid, 1, hard_sigmoid, "max(0, min(1, alpha*x + beta))", attr_float("alpha", 0.2f),
+                attr_float("beta", 0.5f))
+WEEC_ACTIVATION(HardSwish, 14, hard_swish, "x * max(0, min(1, x/6 + 1/2))")
+WEEC_ACTIVATION(ThresholdedRelu, 10, thresholded_relu, "x > alpha ? x : 0", attr_float("alpha", 1.0f))
+#undef WEEC_ACTIVATION
+
+const OpSchema& schema_Relu() {
+  static const OpSchema s =
+      activation_schema(OpKind::Relu, "Relu", 1, relu, {}, "max(x, 0); NaN stays NaN", infer_float_or_signed);
+  return s;
+}
+
+const OpSchema& schema_Shrink() {
+  static const OpSchema s = activation_schema(
+      OpKind::Shrink, "Shrink", 9, shrink, {attr_float("lambd", 0.5f), attr_float("bias", 0.0f)},
+      "x < -lambd ? x + bias : x > lambd ? x - bias : 0", infer_numeric);
+  return s;
+}
+
+const OpSchema& schema_Selu() {
+  static const OpSchema s = [] {
+    // Opset 6 defaults, as float32: 1.67326319217681884765625, 1.05070102214813232421875.
+    OpSchema m = activation_schema(
+        OpKind::Selu, "Selu", 1, selu,
+        {attr_float("alpha", 1.67326319217681884765625f), attr_float("gamma", 1.05070102214813232421875f)},
+        "gamma * (x > 0 ? x : alpha*(e^x - 1))");
+    m.import = import_selu;
+    return m;
+  }();
+  return s;
+}
+
+// ---- PRelu: y = x < 0 ? slope*x : x, slope unidirectionally broadcast to x ----
+
+namespace {
+
+Status prelu_kernel(KernelContext& c) {
+  const Tensor& x0 = c.input(0);
+  const Tensor& s0 = c.input(1);
+  WEEC_TRY(check_accepts(c, Accepts::Numeric, x0.dtype()));
+  if (s0.dtype() != x0.dtype())
+    return c.error("slope dtype {} differs from input dtype {}", dtype_name(s0.dtype()),
+                   dtype_name(x0.dtype()));
+  auto dims = broadcast_dims({x0.dims(), s0.dims()});
+  if (!dims || *dims != x0.dims())
+    return c.error("slope shape {} does not broadcast to input shape {}", dims_str(s0.dims()),
+                   dims_str(x0.dims()));
+  bool half = is_half(x0.dtype());
+  Tensor x = half ? to_f32(x0) : x0, sl = half ? to_f32(s0) : s0;
+  return visit_numeric(x.dtype(), [&](auto tag) -> Status {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_same_v<T, bool>) {
+      return c.error("bool is not supported");
+    } else {
+      auto r = broadcast_binary<T, T, T>(x, sl, x.dtype(), [](T v, T k) { return v < T(0) ? T(k * v) : v; });
+      if (!r) return c.error("{}", r.status().message());
+      c.outputs[0] = half ? from_f32(*r, x0.dtype()) : std::move(*r);
+      return Status::ok();
+    }
+  });
+}
+
+Status prelu_infer(InferContext& c) {
+  const TensorType& x = c.input_type(0);
+  const TensorType& sl = c.input_type(1);
+  WEEC_TRY(check_accepts(c, Accepts::Numeric, x.dtype));
+  if (sl.dtype != x.dtype)
+    return c.error("slope dtype {} differs from input dtype {}", dtype_name(sl.dtype), dtype_name(x.dtype));
+  if (x.shape.rank_known && sl.shape.rank_known) {
+    auto b = broadcast_shapes({x.shape, sl.shape});
+    if (!b || b->rank() != x.shape.rank())
+      return c.error("slope shape {} does not broadcast to input shape {}", shape_str(sl.shape),
+                     shape_str(x.shape));
+    for (int64_t i = 0; i < x.shape.rank(); ++i) {
+      const Dim &bd = b->dims[i], &xd = x.shape.dims[i];
+      if (bd.is_known() && xd.is_known() && bd.value != xd.value)
+        return c.error("slope shape {} does not broadcast to input shape {}", shape_str(sl.shape),
+                       shape_str(x.shape));
+    }
+  }
+  c.outputs[0] = x;
+  return Status::ok();
+}
+
+// Before opset 7 a 1-D slope of length C was per channel (axis 1), not
+// numpy-aligned to the last axis: reshape it to [C,1,...,1].
+Status prelu_import(ImportContext& ctx) {
+  std::vector<Value*> ins = ctx.inputs;
+  if (ctx.opset < 7 && ins.size() == 2 && ins[0] && ins[1]) {
+    const TensorType* st = type_at_import(ctx, ins[1]);
+    bool per_channel = st && st->shape.rank_known && st->shape.rank() == 1 &&
+                       !(st->shape.dims[0].is_known() && st->shape.dims[0].value == 1);
+    if (!st || !st->shape.rank_known) return ctx.error("legacy PRelu (opset < 7) needs the slope's rank");
+    if (per_channel) {
+      const TensorType* xt = type_at_import(ctx, ins[0]);
+      if (!xt || !xt->shape.rank_known)
+        return ctx.error("legacy PRelu (opset < 7) with a per-channel slope needs the input's rank");
+      int64_t extra = xt->shape.rank() - 2;
+      if (extra > 0) {
+        if (ins[1]->constant) {
+          Tensor t = *ins[1]->constant;
+          Dims d = t.dims();
+          d.resize(d.size() + extra, 1);
+          t.reshape(d);
+          ins[1] = ctx.constant("slope", std::move(t));
+        } else {
+          std::vector<int64_t> axes;
+          for (int64_t i = 0; i < extra; ++i) axes.push_back(1 + i);
+          Value* axes_v = ctx.constant("axes", Tensor::from_vector<int64_t>({extra}, axes));
+          Value* s2 = ctx.temp("slope");
+          ctx.emit(OpKind::Unsqueeze, {ins[1], axes_v}, {s2}, {});
+          ins[1] = s2;
+        }
+      }
+    }
+  }
+  ctx.emit(OpKind::PRelu, ins, ctx.outputs, ctx.attrs);
+  return Status::ok();
+}
+
+}  // namespace
+
+const OpSchema& schema_PRelu() {
+  static const OpSchema s = [] {
+    OpSchema m{OpKind::PRelu, "PRelu"};
+    m.min_inputs = m.max_inputs = 2;
+    m.fusion = FusionKind::Broadcast;
+    m.infer = prelu_infer;
+    m.kernel = prelu_kernel;
+    m.import = prelu_import;
+    m.doc = "x < 0 ? slope*x : x; slope broadcasts to x";
+    return m;
+  }();
+  return s;
+}
+
+// ---- Clip: min(max(x, lo), hi) with optional scalar inputs lo, hi ----
+
+namespace {
+
+// A scalar bound in the compute type T (inputs normally share x's dtype; other
+// numeric dtypes are converted rather than rejected).
+template <typename T>
+T bound_as(const Tensor& t) {
+  if (t.dtype() == dtype_of<T>()) return t.data<T>()[0];
+  if constexpr (std::is_floating_point_v<T>)
+    return (T)t.get_double(0);
+  else if (is_integer(t.dtype()) || t.dtype() == DType::Bool)
+    return (T)t.get_int(0);
+  else
+    return saturate_cast<T>(t.get_double(0));
+}
+
+Status clip_kernel(KernelContext& c) {
+  const Tensor& x0 = c.input(0);
+  WEEC_TRY(check_accepts(c, Accepts::Numeric, x0.dtype()));
+  for (size_t i = 1; i < 3; ++i) {
+    if (!c.has_input(i)) continue;
+    if (c.input(i).numel() != 1)
+      return c.error("{} must be a scalar, got shape {}", c.input_desc(i), dims_str(c.input(i).dims()));
+    if (c.input(i).dtype() == DType::String) return c.error("{} must be numeric", c.input_desc(i));
+  }
+  bool half = is_half(x0.dtype());
+  Tensor x = half ? to_f32(x0) : x0;
+  Tensor lo_t = c.has_input(1) && half ? to_f32(c.input(1)) : Tensor();
+  Tensor hi_t = c.has_input(2) && half ? to_f32(c.input(2)) : Tensor();
+  return visit_numeric(x.dtype(), [&](auto tag) -> Status {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_same_v<T, bool>) {
+      return c.error("bool is not supported");
+    } else {
+      // Missing bounds: no clipping (infinities for floats, so +-inf survive).
+      T lo = std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity()
+                                                  : std::numeric_limits<T>::lowest();
+      T hi = std::numeric_limits<T>::has_infinity ? std::numeric_limits<T>::infinity()
+                                                  : std::numeric_limits<T>::max();
+      if (c.has_input(1)) lo = bound_as<T>(half ? lo_t : c.input(1));
+      if (c.has_input(2)) hi = bound_as<T>(half ? hi_t : c.input(2));
+      Tensor out(x.dtype(), x.dims());
+      const T* in = x.data<T>();
+      T* o = out.data<T>();
+      for (int64_t i = 0; i < x.numel(); ++i) o[i] = clamp_nan(in[i], lo, hi);
+      c.outputs[0] = half ? from_f32(out, x0.dtype()) : std::move(out);
+      return Status::ok();
+    }
+  });
+}
+
+Status clip_infer(InferContext& c) {
+  const TensorType& x = c.input_type(0);
+  WEEC_TRY(check_accepts(c, Accepts::Numeric, x.dtype));
+  for (size_t i = 1; i < c.num_inputs(); ++i) {
+    if (!c.has_input(i)) continue;
+    const TensorType& b = c.input_type(i);
+    if (b.dtype != x.dtype)
+      return c.error("{} has dtype {}, expected {} like the input", c.input_desc(i), dtype_name(b.dtype),
+                     dtype_name(x.dtype));
+    if (b.shape.is_static() && numel_of(b.shape.static_dims()) != 1)
+      return c.error("{} must be a scalar, got shape {}", c.input_desc(i), shape_str(b.shape));
+  }
+  c.outputs[0] = x;
+  return Status::ok();
+}
+
+// Opset < 11: bounds were float attributes. Opset 6-10 default them to
+// -FLT_MAX / FLT_MAX (so +-inf inputs clip to those); opset 1-5 have no
+// default (no bound). Each bound becomes a scalar constant of x's dtype, or,
+// when x's dtype cannot be inferred yet, an f32 constant cast like x.
+Status clip_import(ImportContext& ctx) {
+  if (ctx.opset >= 11) {
+    ctx.emit(OpKind::Clip, ctx.inputs, ctx.outputs, ctx.attrs);
+    return Status::ok();
+  }
+  if (ctx.inputs.size() != 1 || !ctx.inputs[0])
+    return ctx.error("Clip before opset 11 takes exactly one input");
+  const TensorType* xt = type_at_import(ctx, ctx.inputs[0]);
+  auto bound = [&](const char* name, float def) -> Value* {
+    auto it = ctx.attrs.find(name);
+    float v = def;
+    if (it != ctx.attrs.end())
+      v = it->second.f;
+    else if (ctx.opset < 6)
+      return nullptr;
+    if (xt) {
+      Tensor t(xt->dtype, {});
+      t.set_double(0, v);
+      return ctx.constant(name, std::move(t));
+    }
+    Value* f = ctx.constant(name, Tensor::scalar<float>(v));
+    Value* cast = ctx.temp(name);
+    ctx.emit(OpKind::CastLike, {f, ctx.inputs[0]}, {cast}, {});
+    return cast;
+  };
+  for (auto& [k, a] : ctx.attrs)
+    if ((k != "min" && k != "max") || a.kind != Attribute::Kind::Float)
+      return ctx.error("unexpected attribute '{}' on legacy Clip", k);
+  Value* lo = bound("min", -std::numeric_limits<float>::max());
+  Value* hi = bound("max", std::numeric_limits<float>::max());
+  std::vector<Value*> ins = {ctx.inputs[0], lo, hi};
+  while (ins.size() > 1 && !ins.back()) ins.pop_back();
+  ctx.emit(OpKind::Clip, ins, ctx.outputs, {});
+  return Status::ok();
+}
+
+}  // namespace
+
+const OpSchema& schema_Clip() {
+  static const OpSchema s = [] {
+    OpSchema m{OpKind::Clip, "Clip"};
+    m.min_inputs = 1;
+    m.max_inputs = 3;
+    m.fusion = FusionKind::Broadcast;
+    m.infer = clip_infer;
+    m.kernel = clip_kernel;
+    m.import = clip_import;
+    m.doc = "min(max(x, min), max); missing bounds do not clip; NaN stays NaN";
+    return m;
+  }();
+  return s;
+}
+
+}  // namespace weec

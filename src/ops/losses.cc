@@ -1,0 +1,169 @@
+// NegativeLogLikelihoodLoss and SoftmaxCrossEntropyLoss (opset 12+).
+//
+// Shapes: input/scores [N, C, d1..dk], target/labels [N, d1..dk] (int32 or
+// int64), optional weight [C]. Per element, loss = -w[t] * input[n, t, d...]
+// with w = 1 when no weight is given, and loss = 0 (weight 0) where
+// t == ignore_index. reduction "none" keeps the [N, d1..dk] losses, "sum" adds
+// them, "mean" divides the sum by the sum of the per-element weights (the
+// element count when there are no weights and no ignore_index; NaN if every
+// element is ignored, as in the ONNX reference). SoftmaxCrossEntropyLoss
+// first takes log_softmax over axis 1 and may also return it (output 1).
+// Everything computes in f64 and rounds once to the input dtype.
+#include <limits>
+
+#include "ops/op_util.h"
+
+namespace weec {
+
+namespace {
+
+Status check_reduction(const NodeContext& ctx) {
+  const std::string& r = ctx.attrs.s("reduction");
+  if (r != "none" && r != "sum" && r != "mean") return ctx.error("unknown reduction '{}'", r);
+  return Status::ok();
+}
+
+// logp: f64 [N, C, D...]; writes the loss (f64) for the node's reduction.
+Expected<Tensor> nll(const KernelContext& ctx, const Tensor& logp, const Tensor& target,
+                     const Tensor* weight) {
+  WEEC_TRY(check_reduction(ctx));
+  if (logp.rank() < 2) return ctx.error("input must have rank >= 2, got {}", dims_str(logp.dims()));
+  if (target.dtype() != DType::I32 && target.dtype() != DType::I64)
+    return ctx.error("target must be int32 or int64");
+  const int64_t N = logp.dim(0), C = logp.dim(1);
+  Dims want = {N};
+  for (int64_t i = 2; i < logp.rank(); ++i) want.push_back(logp.dim(i));
+  if (target.dims() != want)
+    return ctx.error("target has shape {}, expected {}", dims_str(target.dims()), dims_str(want));
+  if (weight && weight->dims() != Dims{C})
+    return ctx.error("weight has shape {}, expected [{}]", dims_str(weight->dims()), C);
+  const int64_t D = numel_of(want) / std::max<int64_t>(N, 1);
+  bool has_ii = ctx.attrs.has("ignore_index");
+  int64_t ii = ctx.attrs.i("ignore_index");
+  Tensor w = weight ? convert(*weight, DType::F64) : Tensor();
+  Tensor loss(DType::F64, want);
+  double* pl = loss.data<double>();
+  const double* px = logp.data<double>();
+  double sum = 0, wsum = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t d = 0; d < D; ++d) {
+      int64_t t = target.get_int(n * D + d);
+      double l = 0;
+      if (!(has_ii && t == ii)) {
+        if (t < 0 || t >= C) return ctx.error("target {} is out of range [0, {})", t, C);
+        double wt = weight ? w.data<double>()[t] : 1.0;
+        l = -wt * px[(n * C + t) * D + d];
+        wsum += wt;
+      }
+      pl[n * D + d] = l;
+      sum += l;
+    }
+  }
+  const std::string& red = ctx.attrs.s("reduction");
+  if (red == "none") return loss;
+  return Tensor::scalar<double>(red == "sum" ? sum : sum / wsum);
+}
+
+Status nll_kernel(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  if (!is_float(x.dtype())) return ctx.error("input must be floating point");
+  WEEC_ASSIGN_OR_RETURN(Tensor loss, nll(ctx, convert(x, DType::F64), ctx.input(1),
+                                         ctx.has_input(2) ? &ctx.input(2) : nullptr));
+  ctx.outputs[0] = convert(loss, x.dtype());
+  return Status::ok();
+}
+
+// log_softmax over axis 1 of an f64 [N, C, ...] tensor, max-subtracted.
+Tensor log_softmax_axis1(const Tensor& x) {
+  Tensor y(DType::F64, x.dims());
+  const int64_t N = x.dim(0), C = x.dim(1), D = x.numel() / std::max<int64_t>(N * C, 1);
+  const double* p = x.data<double>();
+  double* q = y.data<double>();
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t d = 0; d < D; ++d) {
+      const int64_t base = n * C * D + d;
+      double mx = -std::numeric_limits<double>::infinity();
+      for (int64_t c = 0; c < C; ++c) {
+        double v = p[base + c * D];
+        if (!std::isnan(mx) && (std::isnan(v) || v > mx)) mx = v;
+      }
+      double s = 0;
+      for (int64_t c = 0; c < C; ++c) s += std::exp(p[base + c * D] - mx);
+      double ls = std::log(s);
+      for (int64_t c = 0; c < C; ++c) q[base + c * D] = p[base + c * D] - mx - ls;
+    }
+  }
+  return y;
+}
+
+Status sce_kernel(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  if (!is_float(x.dtype())) return ctx.error("scores must be floating point");
+  if (x.rank() < 2) return ctx.error("scores must have rank >= 2, got {}", dims_str(x.dims()));
+  Tensor logp = log_softmax_axis1(convert(x, DType::F64));
+  WEEC_ASSIGN_OR_RETURN(Tensor loss,
+                        nll(ctx, logp, ctx.input(1), ctx.has_input(2) ? &ctx.input(2) : nullptr));
+  ctx.outputs[0] = convert(loss, x.dtype());
+  if (ctx.outputs.size() > 1) ctx.outputs[1] = convert(logp, x.dtype());
+  return Status::ok();
+}
+
+Status infer_loss(InferContext& ctx) {
+  WEEC_TRY(check_reduction(ctx));
+  const TensorType& x = ctx.input_type(0);
+  const TensorType& t = ctx.input_type(1);
+  if (!is_float(x.dtype)) return ctx.error("input must be floating point, got {}", dtype_name(x.dtype));
+  if (t.dtype != DType::I32 && t.dtype != DType::I64)
+    return ctx.error("target must be int32 or int64, got {}", dtype_name(t.dtype));
+  if (ctx.has_input(2) && ctx.input_type(2).dtype != x.dtype)
+    return ctx.error("weight dtype differs from input");
+  if (x.shape.rank_known && x.shape.rank() < 2) return ctx.error("input must have rank >= 2");
+  TensorType loss{x.dtype, Shape::of_rank(0)};
+  if (ctx.attrs.s("reduction") == "none") {
+    if (t.shape.rank_known) {
+      loss.shape = t.shape;
+    } else if (x.shape.rank_known) {
+      for (int64_t i = 0; i < x.shape.rank(); ++i)
+        if (i != 1) loss.shape.dims.push_back(x.shape.dims[i]);
+    } else {
+      loss.shape = Shape::unknown_rank();
+    }
+  }
+  ctx.outputs[0] = loss;
+  if (ctx.outputs.size() > 1) ctx.outputs[1] = x;
+  return Status::ok();
+}
+
+OpSchema loss_schema(OpKind kind, std::string_view onnx, KernelFn kernel, std::string_view doc) {
+  OpSchema s{kind, onnx};
+  s.since_opset = 12;
+  s.min_inputs = 2;
+  s.max_inputs = 3;
+  s.attrs = {attr_string("reduction", "mean"), attr_optional("ignore_index", Attribute::Kind::Int)};
+  s.fusion = FusionKind::Opaque;
+  s.infer = infer_loss;
+  s.kernel = kernel;
+  s.doc = doc;
+  return s;
+}
+
+}  // namespace
+
+const OpSchema& schema_NegativeLogLikelihoodLoss() {
+  static const OpSchema s =
+      loss_schema(OpKind::NegativeLogLikelihoodLoss, "NegativeLogLikelihoodLoss", nll_kernel,
+                  "-weight[t] * input[n, t, ...], reduced by none/sum/mean");
+  return s;
+}
+
+const OpSchema& schema_SoftmaxCrossEntropyLoss() {
+  static const OpSchema s = [] {
+    OpSchema m = loss_schema(OpKind::SoftmaxCrossEntropyLoss, "SoftmaxCrossEntropyLoss", sce_kernel,
+                             "NLL of log_softmax(scores, axis 1); optional log_prob output");
+    m.max_outputs = 2;
+    return m;
+  }();
+  return s;
+}
+
+}  // namespace weec

@@ -1,0 +1,181 @@
+// QuantizeLinear, DequantizeLinear (per tensor, or per `axis` with 1-D
+// scale/zero point; u8/i8, zero point optional) and DynamicQuantizeLinear.
+// Quantisation divides in f32 (f64 for int32 input, as numpy promotes),
+// rounds half to even, adds the zero point and saturates, as ONNX's reference.
+#include <cmath>
+#include <limits>
+
+#include "ops/conv_util.h"
+
+namespace weec {
+
+namespace {
+
+bool is_q8(DType t) { return t == DType::U8 || t == DType::I8; }
+
+// Round half to even, add zero point, saturate to the 8-bit range of `to`.
+// NaN saturates to 0 (numpy's astype gives an unspecified value).
+int64_t saturate_q(double v, int64_t zp, DType to) {
+  const double lo = to == DType::U8 ? 0 : -128, hi = to == DType::U8 ? 255 : 127;
+  if (std::isnan(v)) return 0;
+  double r = round_half_even(v) + (double)zp;
+  return (int64_t)std::min(hi, std::max(lo, r));
+}
+
+// Which scale/zero-point entry element i uses: all 0 per tensor, else its
+// index along `axis`.
+struct QuantIndex {
+  int64_t inner = 1, len = 1;  // per-axis: (i / inner) % len
+  bool per_axis = false;
+  int64_t operator()(int64_t i) const { return per_axis ? (i / inner) % len : 0; }
+};
+
+Expected<QuantIndex> quant_index(const NodeContext& ctx, const Tensor& x, const Tensor& scale,
+                                 const Tensor* zp) {
+  if (zp && zp->numel() != scale.numel())
+    return ctx.error("scale and zero point sizes differ: {} vs {}", scale.numel(), zp->numel());
+  QuantIndex q;
+  if (scale.numel() == 1 && scale.rank() <= 1) return q;
+  if (scale.rank() != 1) return ctx.error("scale must be a scalar or 1-D, got {}", dims_str(scale.dims()));
+  WEEC_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(ctx, ctx.attrs.i("axis"), x.rank()));
+  if (x.dim(axis) != scale.numel())
+    return ctx.error("scale has {} entries but axis {} of {} has {}", scale.numel(), axis, dims_str(x.dims()),
+                     x.dim(axis));
+  q.per_axis = true;
+  q.len = x.dim(axis);
+  for (int64_t i = axis + 1; i < x.rank(); ++i) q.inner *= x.dim(i);
+  return q;
+}
+
+Status quantize_infer(InferContext& ctx) {
+  DType in = ctx.input_type(0).dtype;
+  if (in != DType::F32 && in != DType::I32 && !is_half(in))
+    return ctx.error("x must be f32 or i32, got {}", dtype_name(in));
+  DType out = ctx.has_input(2) ? ctx.input_type(2).dtype : DType::U8;
+  if (!is_q8(out)) return ctx.error("zero point must be u8 or i8, got {}", dtype_name(out));
+  ctx.outputs[0] = TensorType{out, ctx.input_type(0).shape};
+  return Status::ok();
+}
+
+Status quantize_kernel(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const Tensor& scale = ctx.input(1);
+  const Tensor* zp = ctx.has_input(2) ? &ctx.input(2) : nullptr;
+  DType out_t = zp ? zp->dtype() : DType::U8;
+  if (!is_q8(out_t)) return ctx.error("zero point must be u8 or i8, got {}", dtype_name(out_t));
+  WEEC_ASSIGN_OR_RETURN(QuantIndex qi, quant_index(ctx, x, scale, zp));
+  Tensor y(out_t, x.dims());
+  const bool wide = x.dtype() == DType::I32;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    int64_t k = qi(i);
+    double s = scale.get_double(k);
+    double q = wide ? x.get_double(i) / s : (double)((float)x.get_double(i) / (float)s);
+    y.set_double(i, (double)saturate_q(q, zp ? zp->get_int(k) : 0, out_t));
+  }
+  ctx.outputs[0] = std::move(y);
+  return Status::ok();
+}
+
+Status dequantize_infer(InferContext& ctx) {
+  DType in = ctx.input_type(0).dtype;
+  if (!is_q8(in) && in != DType::I32) return ctx.error("x must be u8, i8 or i32, got {}", dtype_name(in));
+  ctx.outputs[0] = TensorType{DType::F32, ctx.input_type(0).shape};
+  return Status::ok();
+}
+
+Status dequantize_kernel(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const Tensor& scale = ctx.input(1);
+  const Tensor* zp = ctx.has_input(2) ? &ctx.input(2) : nullptr;
+  if (zp && zp->dtype() != x.dtype()) return ctx.error("zero point dtype differs from x's");
+  WEEC_ASSIGN_OR_RETURN(QuantIndex qi, quant_index(ctx, x, scale, zp));
+  Tensor y(DType::F32, x.dims());
+  float* o = y.data<float>();
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    int64_t k = qi(i);
+    int64_t d = x.get_int(i) - (zp ? zp->get_int(k) : 0);
+    o[i] = (float)d * (float)scale.get_double(k);
+  }
+  ctx.outputs[0] = std::move(y);
+  return Status::ok();
+}
+
+// scale = (max(0, max x) - min(0, min x)) / 255, zp = saturate(round(-min / scale)),
+// computed in f32 like ONNX's reference.
+Status dynq_infer(InferContext& ctx) {
+  if (ctx.input_type(0).dtype != DType::F32) return ctx.error("x must be f32");
+  ctx.outputs[0] = TensorType{DType::U8, ctx.input_type(0).shape};
+  if (ctx.outputs.size() > 1) ctx.outputs[1] = static_type(DType::F32, {});
+  if (ctx.outputs.size() > 2) ctx.outputs[2] = static_type(DType::U8, {});
+  return Status::ok();
+}
+
+Status dynq_kernel(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  if (x.dtype() != DType::F32) return ctx.error("x must be f32");
+  const float* p = x.data<float>();
+  float lo = 0, hi = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    lo = std::min(lo, p[i]);
+    hi = std::max(hi, p[i]);
+  }
+  float scale = (hi - lo) / 255.0f;
+  // All-zero input: scale 0 would divide by zero; every value quantises to 0.
+  int64_t zp = scale == 0 ? 0 : saturate_q((double)(0.0f - lo / scale), 0, DType::U8);
+  Tensor y(DType::U8, x.dims());
+  for (int64_t i = 0; i < x.numel(); ++i)
+    y.data<uint8_t>()[i] = (uint8_t)(scale == 0 ? 0 : saturate_q((double)(p[i] / scale), zp, DType::U8));
+  ctx.outputs[0] = std::move(y);
+  if (ctx.outputs.size() > 1) ctx.outputs[1] = Tensor::scalar<float>(scale);
+  if (ctx.outputs.size() > 2) ctx.outputs[2] = Tensor::scalar<uint8_t>((uint8_t)zp);
+  return Status::ok();
+}
+
+}  // namespace
+
+const OpSchema& schema_QuantizeLinear() {
+  static const OpSchema s = [] {
+    OpSchema m{OpKind::QuantizeLinear, "QuantizeLinear"};
+    m.since_opset = 10;
+    m.min_inputs = 2;
+    m.max_inputs = 3;
+    m.attrs = {attr_int("axis", 1)};
+    m.fusion = FusionKind::Broadcast;
+    m.infer = quantize_infer;
+    m.kernel = quantize_kernel;
+    m.doc = "saturate(round_half_even(x / scale) + zero_point), per tensor or per axis";
+    return m;
+  }();
+  return s;
+}
+
+const OpSchema& schema_DequantizeLinear() {
+  static const OpSchema s = [] {
+    OpSchema m{OpKind::DequantizeLinear, "DequantizeLinear"};
+    m.since_opset = 10;
+    m.min_inputs = 2;
+    m.max_inputs = 3;
+    m.attrs = {attr_int("axis", 1)};
+    m.fusion = FusionKind::Broadcast;
+    m.infer = dequantize_infer;
+    m.kernel = dequantize_kernel;
+    m.doc = "(x - zero_point) * scale as f32, per tensor or per axis";
+    return m;
+  }();
+  return s;
+}
+
+const OpSchema& schema_DynamicQuantizeLinear() {
+  static const OpSchema s = [] {
+    OpSchema m{OpKind::DynamicQuantizeLinear, "DynamicQuantizeLinear"};
+    m.since_opset = 11;
+    m.min_outputs = m.max_outputs = 3;
+    m.infer = dynq_infer;
+    m.kernel = dynq_kernel;
+    m.doc = "u8 quantisation with scale and zero point from the data's range";
+    return m;
+  }();
+  return s;
+}
+
+}  // namespace weec

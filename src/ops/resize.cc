@@ -1,0 +1,328 @@
+// Resize (opsets 10-17): nearest, linear and cubic interpolation, each output
+// coordinate mapped back to the input by coordinate_transformation_mode. N-D
+// linear and cubic are separable: one 1-D pass per resized axis, last axis
+// first, which is also the order the ONNX reference evaluates them in (it
+// matters for tf_crop_and_resize's extrapolation). Canonical form has the
+// inputs X, roi, scales, sizes (any of the last three may be absent or empty).
+// Opset 10 (X, scales; no coordinate attributes) is rewritten on import to
+// asymmetric coordinates and the weec-internal nearest_mode "simple" (ceil when
+// downsampling, truncate otherwise), which is ONNX Runtime's opset-10 rule.
+#include <algorithm>
+#include <cmath>
+
+#include "ops/shape_util.h"
+
+namespace weec {
+
+namespace {
+
+enum class Mode { Nearest, Linear, Cubic };
+enum class Coord { HalfPixel, PytorchHalfPixel, AlignCorners, Asymmetric, TfHalfPixelForNn, TfCropAndResize };
+enum class Round { PreferFloor, PreferCeil, Floor, Ceil, Simple };
+
+struct Params {
+  Mode mode;
+  Coord coord;
+  Round round;
+  double cubic_a;
+  bool exclude_outside;
+  double extrapolation;
+};
+
+Expected<Params> params_of(const NodeContext& ctx) {
+  Params p{};
+  const std::string& m = ctx.attrs.s("mode");
+  if (m == "nearest") p.mode = Mode::Nearest;
+  else if (m == "linear") p.mode = Mode::Linear;
+  else if (m == "cubic") p.mode = Mode::Cubic;
+  else return ctx.error("mode '{}' is not supported (nearest, linear, cubic)", m);
+  const std::string& c = ctx.attrs.s("coordinate_transformation_mode");
+  if (c == "half_pixel") p.coord = Coord::HalfPixel;
+  else if (c == "pytorch_half_pixel") p.coord = Coord::PytorchHalfPixel;
+  else if (c == "align_corners") p.coord = Coord::AlignCorners;
+  else if (c == "asymmetric") p.coord = Coord::Asymmetric;
+  else if (c == "tf_half_pixel_for_nn") p.coord = Coord::TfHalfPixelForNn;
+  else if (c == "tf_crop_and_resize") p.coord = Coord::TfCropAndResize;
+  else return ctx.error("coordinate_transformation_mode '{}' is not supported", c);
+  const std::string& r = ctx.attrs.s("nearest_mode");
+  if (r == "round_prefer_floor") p.round = Round::PreferFloor;
+  else if (r == "round_prefer_ceil") p.round = Round::PreferCeil;
+  else if (r == "floor") p.round = Round::Floor;
+  else if (r == "ceil") p.round = Round::Ceil;
+  else if (r == "simple") p.round = Round::Simple;
+  else return ctx.error("nearest_mode '{}' is not supported", r);
+  p.cubic_a = ctx.attrs.f("cubic_coeff_a");
+  p.exclude_outside = ctx.attrs.i("exclude_outside") != 0;
+  p.extrapolation = ctx.attrs.f("extrapolation_value");
+  return p;
+}
+
+// Per-axis sizing: output length, the scale used by the coordinate transform,
+// the (fractional) resized length and the roi.
+struct Axis {
+  int64_t in = 0, out = 0;
+  double scale = 1, length = 0, roi_start = 0, roi_end = 1;
+};
+
+// Output sizes and scales from roi/scales/sizes (whichever is given). `in`
+// dims may contain -1 (unknown) during inference: those outputs come back -1.
+Expected<std::vector<Axis>> plan_axes(const NodeContext& ctx, const Params& p, const Dims& in, const Tensor* roi,
+                                      const Tensor* scales, const Tensor* sizes) {
+  const int64_t rank = (int64_t)in.size();
+  std::vector<Axis> axes(rank);
+  if (roi && roi->numel() > 0 && p.coord == Coord::TfCropAndResize) {
+    if (roi->numel() != 2 * rank) return ctx.error("roi has {} values for rank {}", roi->numel(), rank);
+    for (int64_t d = 0; d < rank; ++d) {
+      axes[d].roi_start = roi->get_double(d);
+      axes[d].roi_end = roi->get_double(d + rank);
+    }
+  }
+  bool has_scales = scales && scales->numel() > 0, has_sizes = sizes && sizes->numel() > 0;
+  if (has_scales == has_sizes) return ctx.error("exactly one of scales and sizes must be given");
+  const Tensor& t = has_scales ? *scales : *sizes;
+  if (t.numel() != rank) return ctx.error("{} has {} values for rank {}", has_scales ? "scales" : "sizes", t.numel(), rank);
+  for (int64_t d = 0; d < rank; ++d) {
+    Axis& a = axes[d];
+    a.in = in[d];
+    if (has_sizes) {
+      a.out = t.get_int(d);
+      if (a.out < 0) return ctx.error("sizes[{}] = {} is negative", d, a.out);
+      a.length = (double)a.out;
+      if (a.in > 0) a.scale = (double)a.out / (double)a.in;
+    } else {
+      a.scale = t.get_double(d);
+      if (!(a.scale > 0)) return ctx.error("scales[{}] = {} must be positive", d, a.scale);
+      double roi_len = p.coord == Coord::TfCropAndResize ? a.roi_end - a.roi_start : 1.0;
+      a.length = a.in < 0 ? -1 : a.scale * (double)a.in * roi_len;
+      a.out = a.in < 0 ? -1 : (int64_t)std::floor(a.length);
+      if (a.out < 0 && a.in >= 0) a.out = 0;
+    }
+  }
+  return axes;
+}
+
+double source_coord(const Params& p, const Axis& a, int64_t x_int) {
+  double x = (double)x_int, in = (double)a.in;
+  switch (p.coord) {
+    case Coord::HalfPixel: return (x + 0.5) / a.scale - 0.5;
+    case Coord::PytorchHalfPixel: return a.length > 1 ? (x + 0.5) / a.scale - 0.5 : 0.0;
+    case Coord::AlignCorners: return a.length == 1 ? 0.0 : x * (in - 1) / (a.length - 1);
+    case Coord::Asymmetric: return x / a.scale;
+    case Coord::TfHalfPixelForNn: return (x + 0.5) / a.scale;
+    case Coord::TfCropAndResize:
+      return a.length > 1 ? a.roi_start * (in - 1) + x * (a.roi_end - a.roi_start) * (in - 1) / (a.length - 1)
+                          : 0.5 * (a.roi_start + a.roi_end) * (in - 1);
+  }
+  return x;
+}
+
+int64_t nearest_index(Round r, double x, double scale) {
+  double f = std::floor(x), frac = x - f;
+  switch (r) {
+    case Round::PreferFloor: return (int64_t)(frac <= 0.5 ? f : f + 1);
+    case Round::PreferCeil: return (int64_t)(frac < 0.5 ? f : f + 1);
+    case Round::Floor: return (int64_t)f;
+    case Round::Ceil: return (int64_t)std::ceil(x);
+    case Round::Simple: return scale < 1 ? (int64_t)std::ceil(x) : (int64_t)x;
+  }
+  return (int64_t)f;
+}
+
+// One output coordinate's taps on the input axis; empty = extrapolation value.
+using Taps = std::vector<std::pair<int64_t, double>>;
+
+Taps taps_for(const Params& p, const Axis& a, int64_t x) {
+  double src = source_coord(p, a, x);
+  const int64_t n = a.in;
+  if (p.coord == Coord::TfCropAndResize && (src < 0 || src > (double)(n - 1))) return {};
+  auto clamp = [n](int64_t i) { return std::clamp<int64_t>(i, 0, n - 1); };
+  if (p.mode == Mode::Nearest) return {{clamp(nearest_index(p.round, src, a.scale)), 1.0}};
+  double f = std::floor(src), t = src - f;
+  int64_t base = (int64_t)f;
+  Taps taps;
+  if (p.mode == Mode::Linear) {
+    taps = {{base, 1 - t}, {base + 1, t}};
+  } else {
+    const double A = p.cubic_a;
+    auto far = [A](double d) { return ((A * d - 5 * A) * d + 8 * A) * d - 4 * A; };  // 1 < d < 2
+    auto near = [A](double d) { return ((A + 2) * d - (A + 3)) * d * d + 1; };       // d <= 1
+    taps = {{base - 1, far(t + 1)}, {base, near(t)}, {base + 1, near(1 - t)}, {base + 2, far(2 - t)}};
+    if (p.exclude_outside) {
+      double sum = 0;
+      for (auto& [i, w] : taps) {
+        if (i < 0 || i >= n) w = 0;
+        sum += w;
+      }
+      if (sum != 0)
+        for (auto& tw : taps) tw.second /= sum;
+    }
+  }
+  Taps out;
+  for (auto& [i, w] : taps)
+    if (w != 0) out.push_back({clamp(i), w});  // edge padding outside the axis
+  return out;
+}
+
+// Values at integer coordinates map exactly onto the input: the pass can be skipped.
+bool is_identity(const Params& p, const Axis& a) {
+  if (a.in != a.out || p.coord == Coord::TfCropAndResize) return false;
+  for (int64_t x = 0; x < a.out; ++x)
+    if (source_coord(p, a, x) != (double)x) return false;
+  return true;
+}
+
+// One 1-D interpolation pass along `axis` over a double buffer.
+std::vector<double> resize_pass(const Params& p, const std::vector<double>& in, Dims& dims, int64_t axis,
+                                const Axis& a) {
+  int64_t outer = numel_of(Dims(dims.begin(), dims.begin() + axis));
+  int64_t inner = numel_of(Dims(dims.begin() + axis + 1, dims.end()));
+  std::vector<double> out(outer * a.out * inner);
+  std::vector<Taps> taps(a.out);
+  for (int64_t x = 0; x < a.out; ++x) taps[x] = taps_for(p, a, x);
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t x = 0; x < a.out; ++x) {
+      double* dst = &out[(o * a.out + x) * inner];
+      if (taps[x].empty()) {
+        std::fill(dst, dst + inner, p.extrapolation);
+        continue;
+      }
+      for (int64_t i = 0; i < inner; ++i) {
+        double v = 0;
+        for (auto& [k, w] : taps[x]) v += w * in[(o * a.in + k) * inner + i];
+        dst[i] = v;
+      }
+    }
+  dims[axis] = a.out;
+  return out;
+}
+
+// Stores a computed value; integer types round to nearest and saturate.
+void store(Tensor& t, int64_t i, double v) {
+  DType dt = t.dtype();
+  if (is_integer(dt)) {
+    double lo = 0, hi = 0;
+    switch (dt) {
+      case DType::I8: lo = -128, hi = 127; break;
+      case DType::U8: lo = 0, hi = 255; break;
+      case DType::I16: lo = -32768, hi = 32767; break;
+      case DType::U16: lo = 0, hi = 65535; break;
+      case DType::I32: lo = -2147483648.0, hi = 2147483647.0; break;
+      case DType::U32: lo = 0, hi = 4294967295.0; break;
+      case DType::I64: lo = -9223372036854775808.0, hi = 9223372036854774784.0; break;
+      default: lo = 0, hi = 18446744073709549568.0; break;
+    }
+    v = std::isnan(v) ? 0 : std::clamp(std::round(v), lo, hi);
+  }
+  t.set_double(i, v);
+}
+
+Status kernel_resize(KernelContext& ctx) {
+  WEEC_ASSIGN_OR_RETURN(Params p, params_of(ctx));
+  const Tensor& x = ctx.input(0);
+  if (x.dtype() == DType::String || x.dtype() == DType::Bool) return ctx.error("dtype {} is not supported", dtype_name(x.dtype()));
+  auto in = [&](size_t i) { return ctx.has_input(i) ? &ctx.input(i) : nullptr; };
+  WEEC_ASSIGN_OR_RETURN(auto axes, plan_axes(ctx, p, x.dims(), in(1), in(2), in(3)));
+  const int64_t rank = x.rank();
+  Dims out_dims(rank);
+  for (int64_t d = 0; d < rank; ++d) {
+    out_dims[d] = axes[d].out;
+    if (axes[d].in == 0 && axes[d].out > 0) return ctx.error("cannot resize the empty axis {}", d);
+  }
+  Tensor out(x.dtype(), out_dims);
+  if (out.numel() == 0) {
+    ctx.outputs[0] = std::move(out);
+    return Status::ok();
+  }
+  if (p.mode == Mode::Nearest) {
+    // A gather: exact for every dtype, no arithmetic.
+    std::vector<std::vector<Taps>> maps(rank);
+    for (int64_t d = 0; d < rank; ++d)
+      for (int64_t o = 0; o < out_dims[d]; ++o) maps[d].push_back(taps_for(p, axes[d], o));
+    Tensor fill(x.dtype(), {1});
+    fill.set_double(0, p.extrapolation);
+    ElemCopy copy(x, out), put_fill(fill, out);
+    Dims strides = strides_of(x.dims());
+    std::vector<int64_t> idx(rank, 0);
+    for (int64_t o = 0; o < out.numel(); ++o) {
+      int64_t src = 0;
+      bool inside = true;
+      for (int64_t d = 0; d < rank && inside; ++d) {
+        const Taps& t = maps[d][idx[d]];
+        inside = !t.empty();
+        if (inside) src += t[0].first * strides[d];
+      }
+      if (inside) copy(o, src);
+      else put_fill(o, 0);
+      next_index(idx, out_dims);
+    }
+    ctx.outputs[0] = std::move(out);
+    return Status::ok();
+  }
+  std::vector<double> buf(x.numel());
+  for (int64_t i = 0; i < x.numel(); ++i) buf[i] = x.get_double(i);
+  Dims dims = x.dims();
+  for (int64_t d = rank - 1; d >= 0; --d) {
+    if (is_identity(p, axes[d])) continue;
+    buf = resize_pass(p, buf, dims, d, axes[d]);
+  }
+  for (int64_t i = 0; i < out.numel(); ++i) store(out, i, buf[i]);
+  ctx.outputs[0] = std::move(out);
+  return Status::ok();
+}
+
+Status infer_resize(InferContext& ctx) {
+  WEEC_ASSIGN_OR_RETURN(Params p, params_of(ctx));
+  const TensorType& x = ctx.input_type(0);
+  ctx.outputs[0] = TensorType{x.dtype, x.shape.rank_known ? Shape::of_rank(x.shape.rank()) : x.shape};
+  if (!x.shape.rank_known) return Status::ok();
+  const Tensor *roi = ctx.input_constant(1), *scales = ctx.input_constant(2), *sizes = ctx.input_constant(3);
+  bool roi_ok = !ctx.has_input(1) || roi || p.coord != Coord::TfCropAndResize;
+  bool scales_ok = !ctx.has_input(2) || scales, sizes_ok = !ctx.has_input(3) || sizes;
+  if (!roi_ok || !scales_ok || !sizes_ok) return Status::ok();
+  Dims in(x.shape.rank());
+  for (int64_t d = 0; d < x.shape.rank(); ++d) in[d] = x.shape.dims[d].is_known() ? x.shape.dims[d].value : -1;
+  WEEC_ASSIGN_OR_RETURN(auto axes, plan_axes(ctx, p, in, roi, scales, sizes));
+  for (int64_t d = 0; d < x.shape.rank(); ++d)
+    if (axes[d].out >= 0) ctx.outputs[0].shape.dims[d] = Dim::known(axes[d].out);
+  return Status::ok();
+}
+
+// Opset 10: Resize(X, scales) with only `mode`; see the file comment.
+Status import_resize(ImportContext& ctx) {
+  if (ctx.opset >= 11) {
+    ctx.emit(OpKind::Resize, ctx.inputs, ctx.outputs, ctx.attrs);
+    return Status::ok();
+  }
+  if (ctx.inputs.size() != 2) return ctx.error("Resize-10 takes X and scales");
+  AttrMap attrs = ctx.attrs;
+  attrs["coordinate_transformation_mode"] = Attribute::of_string("asymmetric");
+  attrs["nearest_mode"] = Attribute::of_string("simple");
+  ctx.emit(OpKind::Resize, {ctx.inputs[0], nullptr, ctx.inputs[1]}, ctx.outputs, attrs);
+  return Status::ok();
+}
+
+}  // namespace
+
+const OpSchema& schema_Resize() {
+  static const OpSchema s = [] {
+    OpSchema m{OpKind::Resize, "Resize"};
+    m.since_opset = 10;
+    m.min_inputs = 1;
+    m.max_inputs = 4;
+    m.attrs = {attr_string("mode", "nearest"),
+               attr_string("coordinate_transformation_mode", "half_pixel"),
+               attr_float("cubic_coeff_a", -0.75f),
+               attr_int("exclude_outside", 0),
+               attr_float("extrapolation_value", 0.f),
+               attr_string("nearest_mode", "round_prefer_floor")};
+    m.fusion = FusionKind::Injective;
+    m.infer = infer_resize;
+    m.kernel = kernel_resize;
+    m.import = import_resize;
+    m.doc = "nearest/linear/cubic resampling to scales or sizes";
+    return m;
+  }();
+  return s;
+}
+
+}  // namespace weec
