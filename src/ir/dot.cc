@@ -62,8 +62,8 @@ class DotWriter {
       if (!v) continue;
       std::string id = fresh("in");
       source_[v] = id;
-      line(pad, fmt::format("{} [shape=invhouse, style=filled, fillcolor=\"#d5e8f7\", label=\"{}\\n{}\"];", id,
-                            escape(value_ref(v->name), false), escape(type_text(v->type), false)));
+      line(pad, fmt::format("{} [shape=invhouse, style=filled, fillcolor=\"#d5e8f7\", label=\"{}\\n{}\"];",
+                            id, escape(value_ref(v->name), false), escape(type_text(v->type), false)));
     }
     for (auto& vp : g.values()) {
       const Value* v = vp.get();

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -58,7 +59,8 @@ class Lexer {
       } else {
         size_t name_start = pos_;
         while (pos_ < src_.size() && is_name_char(src_[pos_])) bump();
-        if (pos_ == name_start) return error(t, fmt::format("expected a name or a quoted name after '{}'", c));
+        if (pos_ == name_start)
+          return error(t, fmt::format("expected a name or a quoted name after '{}'", c));
         t.str = std::string(src_.substr(name_start, pos_ - name_start));
       }
     } else if (c == '"') {
@@ -179,31 +181,26 @@ class Lexer {
         return false;
       }
       char e = src_[pos_];
-      switch (e) {
-        case 'n': t.str += '\n'; break;
-        case 't': t.str += '\t'; break;
-        case 'r': t.str += '\r'; break;
-        case '0': t.str += '\0'; break;
-        case '\\': t.str += '\\'; break;
-        case '"': t.str += '"'; break;
-        case '\'': t.str += '\''; break;
-        case 'x': {
-          int hi = pos_ + 1 < src_.size() ? hex_value(src_[pos_ + 1]) : -1;
-          int lo = pos_ + 2 < src_.size() ? hex_value(src_[pos_ + 2]) : -1;
-          if (hi < 0 || lo < 0) {
-            t = error(at, "\\x must be followed by two hex digits");
-            return false;
-          }
-          t.str += (char)(hi * 16 + lo);
-          bump(2);
-          break;
-        }
-        default: {
-          unsigned char u = (unsigned char)e;
-          t = error(at, u >= 0x20 && u < 0x7f ? fmt::format("unknown escape '\\{}' in string", e)
-                                              : std::string("unknown escape in string"));
+      // One-character escapes, then \xHH.
+      static constexpr std::string_view kEscaped = "ntr0\\\"'";
+      static constexpr char kBytes[] = {'\n', '\t', '\r', '\0', '\\', '"', '\''};
+      size_t k = kEscaped.find(e);
+      if (k != std::string_view::npos) {
+        t.str += kBytes[k];
+      } else if (e == 'x') {
+        int hi = pos_ + 1 < src_.size() ? hex_value(src_[pos_ + 1]) : -1;
+        int lo = pos_ + 2 < src_.size() ? hex_value(src_[pos_ + 2]) : -1;
+        if (hi < 0 || lo < 0) {
+          t = error(at, "\\x must be followed by two hex digits");
           return false;
         }
+        t.str += (char)(hi * 16 + lo);
+        bump(2);
+      } else {
+        unsigned char u = (unsigned char)e;
+        t = error(at, u >= 0x20 && u < 0x7f ? fmt::format("unknown escape '\\{}' in string", e)
+                                            : std::string("unknown escape in string"));
+        return false;
       }
       bump();
     }
@@ -216,12 +213,9 @@ class Lexer {
 
 // How a token reads in "expected X, got Y".
 std::string describe(const Token& t) {
-  switch (t.kind) {
-    case Tok::End: return "end of input";
-    case Tok::String: return "a string";
-    case Tok::Error: return "an invalid token";
-    default: break;
-  }
+  if (t.kind == Tok::End) return "end of input";
+  if (t.kind == Tok::String) return "a string";
+  if (t.kind == Tok::Error) return "an invalid token";
   std::string_view s = t.text;
   if (s.size() > 32) return fmt::format("'{}...'", s.substr(0, 32));
   return fmt::format("'{}'", s);
@@ -280,9 +274,26 @@ class Parser {
     return Status::ok();
   }
 
+  // Elements separated by ',' up to `close` (consumed); no trailing comma.
+  template <typename F>
+  Status comma_list(char close, const char* what, F&& element) {
+    while (!is_punct(close)) {
+      WEEC_TRY(element());
+      if (is_punct(',')) {
+        advance();
+        if (is_punct(close)) return expected(what);
+      } else if (!is_punct(close)) {
+        return expected(fmt::format("',' or '{}' after {}", close, what));
+      }
+    }
+    advance();
+    return Status::ok();
+  }
+
   // graph NAME(%in: type, ...) -> (%out, ...) { statements... return %out, ... }
   Status graph(Graph& g, const Scope* outer, int depth) {
-    if (depth > kMaxGraphDepth) return fail_at(tok_, fmt::format("graphs nested more than {} deep", kMaxGraphDepth));
+    if (depth > kMaxGraphDepth)
+      return fail_at(tok_, fmt::format("graphs nested more than {} deep", kMaxGraphDepth));
     if (!is_ident("graph")) return expected("'graph'");
     advance();
     if (tok_.kind == Tok::Ident)
@@ -296,56 +307,37 @@ class Parser {
     scope.graph = &g;
     scope.parent = outer;
     WEEC_TRY(expect_punct('(', "to open the graph inputs"));
-    while (!is_punct(')')) {
+    WEEC_TRY(comma_list(')', "a graph input", [&]() -> Status {
       PendingDef d;
       WEEC_TRY(value_def(d, false));
       WEEC_TRY(define(scope, d));
-      Value* v = g.add_input(d.name, d.type);
-      scope.names[d.name] = {v, d.where};
-      if (is_punct(',')) {
-        advance();
-        if (is_punct(')')) return expected("a graph input");
-      } else if (!is_punct(')')) {
-        return expected("',' or ')' after a graph input");
-      }
-    }
-    advance();
+      scope.names[d.name] = {g.add_input(d.name, d.type), d.where};
+      return Status::ok();
+    }));
     if (tok_.kind != Tok::Arrow) return expected("'->' before the graph outputs");
     advance();
     WEEC_TRY(expect_punct('(', "to open the graph outputs"));
     std::vector<Token> declared;
-    while (!is_punct(')')) {
+    WEEC_TRY(comma_list(')', "a graph output value", [&]() -> Status {
       if (tok_.kind != Tok::Value) return expected("a graph output value");
       declared.push_back(tok_);
       advance();
-      if (is_punct(',')) {
-        advance();
-        if (is_punct(')')) return expected("a graph output value");
-      } else if (!is_punct(')')) {
-        return expected("',' or ')' after a graph output");
-      }
-    }
-    advance();
+      return Status::ok();
+    }));
     WEEC_TRY(expect_punct('{', "to open the graph body"));
     while (!is_ident("return")) WEEC_TRY(statement(g, scope, depth));
     Token ret = tok_;
     advance();
     std::vector<Token> returned;
-    while (!is_punct('}')) {
-      if (tok_.kind != Tok::Value) return expected("a value to return or '}'");
+    WEEC_TRY(comma_list('}', "a returned value", [&]() -> Status {
+      if (tok_.kind != Tok::Value) return expected("a returned value or '}'");
       returned.push_back(tok_);
       Value* v = scope.find(tok_.str);
       if (!v) return fail_at(tok_, fmt::format("return of undefined value {}", tok_.text));
       g.outputs.push_back(v);
       advance();
-      if (is_punct(',')) {
-        advance();
-        if (tok_.kind != Tok::Value) return expected("a value to return");
-      } else if (!is_punct('}')) {
-        return expected("',' or '}' after a returned value");
-      }
-    }
-    advance();
+      return Status::ok();
+    }));
     // The signature repeats the returned names so a subgraph's interface is
     // visible at its top; the two must agree.
     if (returned.size() != declared.size())
@@ -353,8 +345,9 @@ class Parser {
                                       returned.size(), declared.size()));
     for (size_t i = 0; i < returned.size(); ++i)
       if (returned[i].str != declared[i].str)
-        return fail_at(returned[i], fmt::format("returned value {} does not match {} in the signature of graph '{}'",
-                                                returned[i].text, declared[i].text, g.name));
+        return fail_at(returned[i],
+                       fmt::format("returned value {} does not match {} in the signature of graph '{}'",
+                                   returned[i].text, declared[i].text, g.name));
     return Status::ok();
   }
 
@@ -395,7 +388,7 @@ class Parser {
       return expect_punct(']', "after '*' (unknown rank)");
     }
     t.shape.rank_known = true;
-    while (!is_punct(']')) {
+    return comma_list(']', "a dimension", [&]() -> Status {
       if (tok_.kind == Tok::Int) {
         int64_t v;
         WEEC_TRY(parse_int(tok_, v));
@@ -411,15 +404,8 @@ class Parser {
         return expected("a dimension (number, symbol or '?')");
       }
       advance();
-      if (is_punct(',')) {
-        advance();
-        if (is_punct(']')) return expected("a dimension");
-      } else if (!is_punct(']')) {
-        return expected("',' or ']' in the shape");
-      }
-    }
-    advance();
-    return Status::ok();
+      return Status::ok();
+    });
   }
 
   Status static_type(TensorType& t, Dims& dims) {
@@ -443,7 +429,8 @@ class Parser {
       }
       WEEC_TRY(expect_punct('=', "after the defined values"));
       if (is_ident("const")) {
-        if (outs.size() != 1 || outs[0].omitted) return fail_at(outs[0].where, "a constant defines exactly one value");
+        if (outs.size() != 1 || outs[0].omitted)
+          return fail_at(outs[0].where, "a constant defines exactly one value");
         advance();
         PendingDef& d = outs[0];
         if (!d.type.shape.is_static()) return fail_at(d.where, "a constant's shape must be fully known");
@@ -467,7 +454,7 @@ class Parser {
     advance();
     WEEC_TRY(expect_punct('(', "to open the node inputs"));
     std::vector<Value*> ins;
-    while (!is_punct(')')) {
+    WEEC_TRY(comma_list(')', "an input value or '_'", [&]() -> Status {
       if (is_ident("_")) {
         ins.push_back(nullptr);
       } else if (tok_.kind == Tok::Value) {
@@ -478,14 +465,8 @@ class Parser {
         return expected("an input value or '_'");
       }
       advance();
-      if (is_punct(',')) {
-        advance();
-        if (is_punct(')')) return expected("an input value or '_'");
-      } else if (!is_punct(')')) {
-        return expected("',' or ')' after a node input");
-      }
-    }
-    advance();
+      return Status::ok();
+    }));
     AttrMap attrs;
     if (is_punct('{')) WEEC_TRY(attr_dict(g, scope, depth, attrs));
     std::string name;
@@ -511,7 +492,7 @@ class Parser {
 
   Status attr_dict(Graph& g, Scope& scope, int depth, AttrMap& attrs) {
     advance();  // '{'
-    while (!is_punct('}')) {
+    return comma_list('}', "an attribute", [&]() -> Status {
       std::string key;
       if (tok_.kind == Tok::Ident)
         key = std::string(tok_.text);
@@ -526,15 +507,8 @@ class Parser {
       Attribute a;
       WEEC_TRY(attr_value(g, scope, depth, a));
       attrs.emplace(std::move(key), std::move(a));
-      if (is_punct(',')) {
-        advance();
-        if (is_punct('}')) return expected("an attribute name");
-      } else if (!is_punct('}')) {
-        return expected("',' or '}' after an attribute");
-      }
-    }
-    advance();
-    return Status::ok();
+      return Status::ok();
+    });
   }
 
   bool at_number() const {
@@ -568,8 +542,10 @@ class Parser {
       return subgraph(g, scope, depth, a.g);
     }
     static const std::pair<std::string_view, Attribute::Kind> kTypedLists[] = {
-        {"ints", Attribute::Kind::Ints},       {"floats", Attribute::Kind::Floats},
-        {"strings", Attribute::Kind::Strings}, {"tensors", Attribute::Kind::Tensors},
+        {"ints", Attribute::Kind::Ints},
+        {"floats", Attribute::Kind::Floats},
+        {"strings", Attribute::Kind::Strings},
+        {"tensors", Attribute::Kind::Tensors},
         {"graphs", Attribute::Kind::Graphs}};
     for (auto& [word, kind] : kTypedLists) {
       if (!is_ident(word)) continue;
@@ -590,7 +566,8 @@ class Parser {
       } else if (is_ident("graph")) {
         kind = Attribute::Kind::Graphs;
       } else if (is_punct(']')) {
-        return fail_at(open, "an empty list needs its kind: ints[], floats[], strings[], tensors[] or graphs[]");
+        return fail_at(open,
+                       "an empty list needs its kind: ints[], floats[], strings[], tensors[] or graphs[]");
       } else {
         return expected("a list element");
       }
@@ -610,7 +587,7 @@ class Parser {
     a.kind = kind;
     bool numeric = kind == Attribute::Kind::Ints || kind == Attribute::Kind::Floats;
     std::vector<Token> numbers;
-    while (!is_punct(']')) {
+    WEEC_TRY(comma_list(']', "a list element", [&]() -> Status {
       if (numeric) {
         bool ok = kind == Attribute::Kind::Ints && typed ? tok_.kind == Tok::Int : at_number();
         if (!ok) return expected(kind == Attribute::Kind::Ints && typed ? "an integer" : "a number");
@@ -630,14 +607,8 @@ class Parser {
         a.graphs.emplace_back();
         WEEC_TRY(subgraph(g, scope, depth, a.graphs.back()));
       }
-      if (is_punct(',')) {
-        advance();
-        if (is_punct(']')) return expected("a list element");
-      } else if (!is_punct(']')) {
-        return expected("',' or ']' in the list");
-      }
-    }
-    advance();
+      return Status::ok();
+    }));
     for (const Token& t : numbers) {
       if (a.kind == Attribute::Kind::Ints) {
         WEEC_TRY(parse_int(t, a.ints.emplace_back()));
@@ -681,21 +652,16 @@ class Parser {
     std::vector<uint8_t> bytes;
     std::vector<std::string> strings;
     int64_t count = 0;
-    while (!is_punct(']')) {
+    WEEC_TRY(comma_list(']', "a tensor element", [&]() -> Status {
       WEEC_TRY(element(dtype, bytes, strings));
       ++count;
       advance();
-      if (is_punct(',')) {
-        advance();
-        if (is_punct(']')) return expected("a tensor element");
-      } else if (!is_punct(']')) {
-        return expected("',' or ']' in the tensor data");
-      }
-    }
-    advance();
+      return Status::ok();
+    }));
     int64_t numel = 1;
     bool overflow = false;
     for (int64_t d : dims) overflow |= __builtin_mul_overflow(numel, d, &numel);
+    if (std::find(dims.begin(), dims.end(), 0) != dims.end()) numel = 0, overflow = false;
     if (overflow || numel != count) {
       std::string type = std::string(dtype_name(dtype)) + dims_str(dims);
       if (overflow) return fail_at(open, fmt::format("tensor of type {} is too large", type));
@@ -757,14 +723,22 @@ class Parser {
         append(bytes, d);
         return Status::ok();
       }
-      case DType::I8: return int_element<int8_t>(bytes);
-      case DType::U8: return int_element<uint8_t>(bytes);
-      case DType::I16: return int_element<int16_t>(bytes);
-      case DType::U16: return int_element<uint16_t>(bytes);
-      case DType::I32: return int_element<int32_t>(bytes);
-      case DType::U32: return int_element<uint32_t>(bytes);
-      case DType::I64: return int_element<int64_t>(bytes);
-      case DType::U64: return int_element<uint64_t>(bytes);
+      case DType::I8:
+        return int_element<int8_t>(bytes);
+      case DType::U8:
+        return int_element<uint8_t>(bytes);
+      case DType::I16:
+        return int_element<int16_t>(bytes);
+      case DType::U16:
+        return int_element<uint16_t>(bytes);
+      case DType::I32:
+        return int_element<int32_t>(bytes);
+      case DType::U32:
+        return int_element<uint32_t>(bytes);
+      case DType::I64:
+        return int_element<int64_t>(bytes);
+      case DType::U64:
+        return int_element<uint64_t>(bytes);
       case DType::Bool:
         if (!is_ident("true") && !is_ident("false")) return expected("true or false");
         append(bytes, (uint8_t)(tok_.text == "true"));
@@ -805,7 +779,8 @@ class Parser {
     auto r = std::from_chars(t.text.data(), t.text.data() + t.text.size(), v);
     if (r.ec == std::errc::result_out_of_range) {
       // Underflow of a hand-written literal rounds to zero; overflow is an error.
-      if (decimal_magnitude(t.text) >= 0) return fail_at(t, fmt::format("{} is out of range for f64", t.text));
+      if (decimal_magnitude(t.text) >= 0)
+        return fail_at(t, fmt::format("{} is out of range for f64", t.text));
       v = t.text[0] == '-' ? -0.0 : 0.0;
       return Status::ok();
     }

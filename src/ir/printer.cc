@@ -55,20 +55,48 @@ int64_t stored_elements(const Tensor& t) {
 void append_element(std::string& out, const Tensor& t, int64_t i) {
   auto it = std::back_inserter(out);
   switch (t.dtype()) {
-    case DType::F32: out += float_text(t.data<float>()[i]); return;
-    case DType::F64: out += double_text(t.data<double>()[i]); return;
-    case DType::F16: out += float_text(half_to_float(t.data<uint16_t>()[i])); return;
-    case DType::BF16: out += float_text(bfloat16_to_float(t.data<uint16_t>()[i])); return;
-    case DType::I8: fmt::format_to(it, "{}", (int)t.data<int8_t>()[i]); return;
-    case DType::U8: fmt::format_to(it, "{}", (unsigned)t.data<uint8_t>()[i]); return;
-    case DType::I16: fmt::format_to(it, "{}", t.data<int16_t>()[i]); return;
-    case DType::U16: fmt::format_to(it, "{}", t.data<uint16_t>()[i]); return;
-    case DType::I32: fmt::format_to(it, "{}", t.data<int32_t>()[i]); return;
-    case DType::U32: fmt::format_to(it, "{}", t.data<uint32_t>()[i]); return;
-    case DType::I64: fmt::format_to(it, "{}", t.data<int64_t>()[i]); return;
-    case DType::U64: fmt::format_to(it, "{}", t.data<uint64_t>()[i]); return;
-    case DType::Bool: out += t.data<uint8_t>()[i] ? "true" : "false"; return;
-    case DType::String: out += quote_string(t.strings()[i]); return;
+    case DType::F32:
+      out += float_text(t.data<float>()[i]);
+      return;
+    case DType::F64:
+      out += double_text(t.data<double>()[i]);
+      return;
+    case DType::F16:
+      out += float_text(half_to_float(t.data<uint16_t>()[i]));
+      return;
+    case DType::BF16:
+      out += float_text(bfloat16_to_float(t.data<uint16_t>()[i]));
+      return;
+    case DType::I8:
+      fmt::format_to(it, "{}", (int)t.data<int8_t>()[i]);
+      return;
+    case DType::U8:
+      fmt::format_to(it, "{}", (unsigned)t.data<uint8_t>()[i]);
+      return;
+    case DType::I16:
+      fmt::format_to(it, "{}", t.data<int16_t>()[i]);
+      return;
+    case DType::U16:
+      fmt::format_to(it, "{}", t.data<uint16_t>()[i]);
+      return;
+    case DType::I32:
+      fmt::format_to(it, "{}", t.data<int32_t>()[i]);
+      return;
+    case DType::U32:
+      fmt::format_to(it, "{}", t.data<uint32_t>()[i]);
+      return;
+    case DType::I64:
+      fmt::format_to(it, "{}", t.data<int64_t>()[i]);
+      return;
+    case DType::U64:
+      fmt::format_to(it, "{}", t.data<uint64_t>()[i]);
+      return;
+    case DType::Bool:
+      out += t.data<uint8_t>()[i] ? "true" : "false";
+      return;
+    case DType::String:
+      out += quote_string(t.strings()[i]);
+      return;
   }
 }
 
@@ -191,17 +219,33 @@ class Printer {
 
   void attr(const Attribute& a, int indent) {
     switch (a.kind) {
-      case Attribute::Kind::Int: out += std::to_string(a.i); return;
-      case Attribute::Kind::Float: out += float_text(a.f); return;
-      case Attribute::Kind::String: out += quote_string(a.s); return;
-      case Attribute::Kind::Tensor: tensor_attr(a.t); return;
-      case Attribute::Kind::Graph: subgraph(a.g, indent); return;
-      case Attribute::Kind::Ints: list(a.ints, "ints[]", ",", [&](int64_t v) { out += std::to_string(v); }); return;
-      case Attribute::Kind::Floats: list(a.floats, "floats[]", ",", [&](float v) { out += float_text(v); }); return;
+      case Attribute::Kind::Int:
+        out += std::to_string(a.i);
+        return;
+      case Attribute::Kind::Float:
+        out += float_text(a.f);
+        return;
+      case Attribute::Kind::String:
+        out += quote_string(a.s);
+        return;
+      case Attribute::Kind::Tensor:
+        tensor_attr(a.t);
+        return;
+      case Attribute::Kind::Graph:
+        subgraph(a.g, indent);
+        return;
+      case Attribute::Kind::Ints:
+        list(a.ints, "ints[]", ",", [&](int64_t v) { out += std::to_string(v); });
+        return;
+      case Attribute::Kind::Floats:
+        list(a.floats, "floats[]", ",", [&](float v) { out += float_text(v); });
+        return;
       case Attribute::Kind::Strings:
         list(a.strings, "strings[]", ",", [&](const std::string& s) { out += quote_string(s); });
         return;
-      case Attribute::Kind::Tensors: list(a.tensors, "tensors[]", ", ", [&](const Tensor& t) { tensor_attr(t); }); return;
+      case Attribute::Kind::Tensors:
+        list(a.tensors, "tensors[]", ", ", [&](const Tensor& t) { tensor_attr(t); });
+        return;
       case Attribute::Kind::Graphs:
         list(a.graphs, "graphs[]", ", ", [&](const std::shared_ptr<Graph>& g) { subgraph(g, indent); });
         return;
@@ -222,11 +266,21 @@ std::string quote_string(std::string_view s) {
   for (char ch : s) {
     unsigned char c = (unsigned char)ch;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (c < 0x20 || c == 0x7f)
           out += fmt::format("\\x{:02x}", c);

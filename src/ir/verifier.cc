@@ -97,7 +97,8 @@ class Verifier {
   explicit Verifier(const VerifyOptions& options) : opt_(options) {}
 
   Status graph(const Graph& g, const Scope* outer, int depth) {
-    if (depth > kMaxDepth) return error("subgraphs nested more than {} deep (is a graph its own subgraph?)", kMaxDepth);
+    if (depth > kMaxDepth)
+      return error("subgraphs nested more than {} deep (is a graph its own subgraph?)", kMaxDepth);
     Scope scope;
     scope.graph = &g;
     scope.parent = outer;
@@ -116,17 +117,20 @@ class Verifier {
         return error("value {}: its producer is not a node of graph '{}'", ref(v), g.name);
       const auto& outs = v->producer->outputs;
       if (v->output_index < 0 || v->output_index >= (int)outs.size() || outs[v->output_index] != v)
-        return error("value {}: its producer {} does not have it as output {}", ref(v), v->producer->describe(),
-                     v->output_index);
+        return error("value {}: its producer {} does not have it as output {}", ref(v),
+                     v->producer->describe(), v->output_index);
       if (v->is_constant())
         return error("value {} is both a constant and an output of {}", ref(v), v->producer->describe());
     }
 
     std::unordered_map<std::string, const Value*> names;
-    auto define = [&](const Value* v, const std::string& as) -> Status {
-      if (!owned.count(v)) return error("{} {} is not a value of graph '{}'", as, ref(v), g.name);
+    // `producer`: the node defining v as an output, else null and `as` says how
+    // v is defined. Messages are built only on failure: describe() is O(n).
+    auto define = [&](const Value* v, const char* as, const Node* producer = nullptr) -> Status {
+      auto how = [&] { return producer ? "an output of " + producer->describe() : std::string(as); };
+      if (!owned.count(v)) return error("{} {} is not a value of graph '{}'", how(), ref(v), g.name);
       if (scope.defined.count(v))
-        return error("value {} is defined twice: as {} and as {}", ref(v), first_definition(g, v), as);
+        return error("value {} is defined twice: as {} and as {}", ref(v), first_definition(g, v), how());
       auto [it, inserted] = names.emplace(v->name, v);
       if (!inserted) return error("graph '{}' has two values named {}", g.name, ref(v));
       scope.defined.insert(v);
@@ -137,7 +141,8 @@ class Verifier {
       const Value* v = g.inputs[i];
       if (!v) return error("graph '{}': input {} is null", g.name, i);
       WEEC_TRY(define(v, "a graph input"));
-      if (v->producer) return error("graph input {} is also an output of {}", ref(v), v->producer->describe());
+      if (v->producer)
+        return error("graph input {} is also an output of {}", ref(v), v->producer->describe());
     }
     for (auto& vp : g.values()) {
       const Value* v = vp.get();
@@ -146,19 +151,22 @@ class Verifier {
       const Tensor& c = *v->constant;
       TensorType data_type{c.dtype(), Shape::of(c.dims())};
       if (v->type != data_type)
-        return error("constant {} has type {} but its data is {}", ref(v), type_text(v->type), type_text(data_type));
-      int64_t stored = c.dtype() == DType::String ? (int64_t)c.strings().size()
-                                                  : (int64_t)(c.nbytes() / std::max<size_t>(1, dtype_size(c.dtype())));
+        return error("constant {} has type {} but its data is {}", ref(v), type_text(v->type),
+                     type_text(data_type));
+      int64_t stored = c.dtype() == DType::String
+                           ? (int64_t)c.strings().size()
+                           : (int64_t)(c.nbytes() / std::max<size_t>(1, dtype_size(c.dtype())));
       if (stored != c.numel())
-        return error("constant {} holds {} elements but its dims {} need {}", ref(v), stored, dims_str(c.dims()),
-                     c.numel());
+        return error("constant {} holds {} elements but its dims {} need {}", ref(v), stored,
+                     dims_str(c.dims()), c.numel());
     }
 
     for (size_t idx = 0; idx < g.nodes().size(); ++idx) {
       const Node& n = *g.nodes()[idx];
       for (size_t i = 0; i < n.inputs.size(); ++i) {
         const Value* in = n.inputs[i];
-        if (in && !scope.defined.count(in) && !defined_in(outer, in)) return use_error(g, scope, n, idx, i, in);
+        if (in && !scope.defined.count(in) && !defined_in(outer, in))
+          return use_error(g, scope, n, idx, i, in);
       }
       for (auto& [key, a] : n.attrs) {
         bool null_graph = a.kind == Attribute::Kind::Graph && !a.g;
@@ -169,21 +177,26 @@ class Verifier {
       for_each_subgraph(n, [&](const std::string& key, const Graph& sg) {
         if (!st) return;
         if (sg.parent != &g) {
-          st = error("{}: subgraph '{}' (attribute '{}') does not have graph '{}' as its parent", n.describe(),
-                     sg.name, key, g.name);
+          st = error("{}: subgraph '{}' (attribute '{}') does not have graph '{}' as its parent",
+                     n.describe(), sg.name, key, g.name);
           return;
         }
-        st = graph(sg, &scope, depth + 1)
-                 .with_context(fmt::format("in subgraph '{}' (attribute '{}') of {}", sg.name, key, n.describe()));
+        st = graph(sg, &scope, depth + 1);
+        if (!st)
+          st = st.with_context(
+              fmt::format("in subgraph '{}' (attribute '{}') of {}", sg.name, key, n.describe()));
       });
       WEEC_TRY(st);
       for (size_t j = 0; j < n.outputs.size(); ++j) {
         const Value* out = n.outputs[j];
         if (!out) continue;
-        WEEC_TRY(define(out, "an output of " + n.describe()));
+        WEEC_TRY(define(out, nullptr, &n));
+        if (out->producer && out->producer != &n && out->producer->owner == &g)
+          return error("value {} is defined twice: as an output of {} and as an output of {}", ref(out),
+                       n.describe(), out->producer->describe());
         if (out->producer != &n || out->output_index != (int)j)
-          return error("{}: output {} {} does not record this node as its producer (output {})", n.describe(), j,
-                       ref(out), j);
+          return error("{}: output {} {} does not record this node as its producer (output {})", n.describe(),
+                       j, ref(out), j);
       }
       if (opt_.check_node) WEEC_TRY(opt_.check_node(n));
     }
@@ -192,8 +205,9 @@ class Verifier {
       const Value* v = g.outputs[i];
       if (!v) return error("graph '{}': output {} is null", g.name, i);
       if (!scope.defined.count(v) && !defined_in(outer, v))
-        return error("graph '{}': output {} {} is not defined (no graph input, constant or node defines it{})", g.name,
-                     i, ref(v), v->owner && v->owner != &g ? " in scope" : "");
+        return error(
+            "graph '{}': output {} {} is not defined (no graph input, constant or node defines it{})", g.name,
+            i, ref(v), v->owner && v->owner != &g ? " in scope" : "");
     }
     return Status::ok();
   }

@@ -244,9 +244,10 @@ Status prelu_import(ImportContext& ctx) {
   std::vector<Value*> ins = ctx.inputs;
   if (ctx.opset < 7 && ins.size() == 2 && ins[0] && ins[1]) {
     const TensorType* st = type_at_import(ctx, ins[1]);
-    bool per_channel = st && st->shape.rank_known && st->shape.rank() == 1 &&
-                       !(st->shape.dims[0].is_known() && st->shape.dims[0].value == 1);
     if (!st || !st->shape.rank_known) return ctx.error("legacy PRelu (opset < 7) needs the slope's rank");
+    // A single slope value broadcasts either way; a higher-rank slope is taken as numpy-aligned.
+    bool per_channel =
+        st->shape.rank() == 1 && !(st->shape.dims[0].is_known() && st->shape.dims[0].value == 1);
     if (per_channel) {
       const TensorType* xt = type_at_import(ctx, ins[0]);
       if (!xt || !xt->shape.rank_known)

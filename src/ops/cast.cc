@@ -8,7 +8,8 @@
 // - -> f16/bf16 rounds once, to nearest even, from the exact source value
 //   (f64 sources do not pass through f32). Overflow gives +-inf.
 // - number -> string: floats in shortest round-trip form ("0.1", "1e-05"),
-//   "NaN", "INF", "-INF"; integers in decimal; bool as "1" / "0".
+//   integral ones with ".0" ("100.0"), "NaN", "INF", "-INF"; integers in
+//   decimal; bool as "1" / "0".
 // - string -> number: decimal or scientific notation; "NaN", "INF", "+INF",
 //   "-INF" (any case) and "inf"/"infinity"; integers parse exactly when the
 //   string is an integer literal, else as a float that is then converted as
@@ -94,12 +95,11 @@ To cast_scalar(From x) {
 
 // ---- strings ----
 
-std::string float_to_string(double v, DType from) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v < 0 ? "-INF" : "INF";
+// Shortest round-trip digits of a finite value (fmt's "{}").
+std::string shortest(double v, DType from) {
   if (from == DType::F64) return fmt::format("{}", v);
   if (is_half(from)) {
-    // Shortest decimal that rounds back to the same 16-bit value, printed the way f32 would print it.
+    // Fewest digits that round back to the same 16-bit value, printed the way f32 would print them.
     uint16_t bits = to_16bit(v, from);
     for (int p = 1; p <= 9; ++p) {
       std::string s = fmt::format("{:.{}g}", v, p);
@@ -109,6 +109,15 @@ std::string float_to_string(double v, DType from) {
     }
   }
   return fmt::format("{}", (float)v);
+}
+
+std::string float_to_string(double v, DType from) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v < 0 ? "-INF" : "INF";
+  std::string s = shortest(v, from);
+  // Integral values keep a ".0" ("100.0", not "100"), as numpy's str() that made the ONNX test data.
+  if (s.find_first_not_of("-0123456789") == std::string::npos) s += ".0";
+  return s;
 }
 
 template <typename T>

@@ -38,15 +38,18 @@ Status infer_concat(InferContext& ctx) {
       if (d == axis) continue;
       const Dim &a = out.dims[d], &b = s.dims[d];
       if (a.is_known() && b.is_known() && a.value != b.value)
-        return ctx.error("{} has dim {} = {}, but another input has {}", ctx.input_desc(i), d, b.value, a.value);
+        return ctx.error("{} has dim {} = {}, but another input has {}", ctx.input_desc(i), d, b.value,
+                         a.value);
       out.dims[d] = merge_dim(a, b);
     }
   }
   int64_t sum = 0;
   bool known = all_ranked;
   for (const Dim& d : along) {
-    if (!d.is_known()) known = false;
-    else sum += d.value;
+    if (!d.is_known())
+      known = false;
+    else
+      sum += d.value;
   }
   out.dims[axis] = known ? Dim::known(sum) : Dim::unknown();
   ctx.outputs[0].shape = out;
@@ -64,7 +67,9 @@ Status kernel_concat(KernelContext& ctx) {
     if (t.dtype() != first.dtype()) return ctx.error("inputs have different dtypes");
     bool ok = t.rank() == rank;
     for (int64_t d = 0; ok && d < rank; ++d) ok = d == axis || t.dim(d) == first.dim(d);
-    if (!ok) return ctx.error("cannot concatenate {} and {} on axis {}", dims_str(first.dims()), dims_str(t.dims()), axis);
+    if (!ok)
+      return ctx.error("cannot concatenate {} and {} on axis {}", dims_str(first.dims()), dims_str(t.dims()),
+                       axis);
     out_dims[axis] += t.dim(axis);
   }
   Tensor out(first.dtype(), out_dims);
@@ -112,8 +117,7 @@ Expected<std::vector<int64_t>> split_sizes(const NodeContext& ctx, const Tensor*
   }
   int64_t n = (int64_t)n_out;
   int64_t chunk = (dim + n - 1) / n;
-  if (dim % n != 0 && chunk * (n - 1) >= dim)
-    return ctx.error("cannot split {} into {} parts", dim, n);
+  if (dim % n != 0 && chunk * (n - 1) >= dim) return ctx.error("cannot split {} into {} parts", dim, n);
   for (int64_t i = 0; i < n; ++i) sizes.push_back(i + 1 < n ? chunk : dim - chunk * (n - 1));
   return sizes;
 }
@@ -128,7 +132,7 @@ Status infer_split(InferContext& ctx) {
   for (auto& o : ctx.outputs) o.shape = base;
   const Tensor* split = ctx.input_constant(1);
   if (ctx.has_input(1) && !split) return Status::ok();  // sizes computed at run time
-  if (split && split->numel() == 0) split = nullptr;     // empty sizes: split evenly
+  if (split && split->numel() == 0) split = nullptr;    // empty sizes: split evenly
   const Dim& dim = in.shape.dims[axis];
   if (!dim.is_known()) {
     if (!split) return Status::ok();

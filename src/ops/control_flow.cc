@@ -47,8 +47,8 @@ void copy_elems(Tensor& dst, int64_t d_off, const Tensor& src, int64_t s_off, in
     return;
   }
   size_t es = dtype_size(dst.dtype());
-  std::memcpy(static_cast<uint8_t*>(dst.raw()) + d_off * es, static_cast<const uint8_t*>(src.raw()) + s_off * es,
-              n * es);
+  std::memcpy(static_cast<uint8_t*>(dst.raw()) + d_off * es,
+              static_cast<const uint8_t*>(src.raw()) + s_off * es, n * es);
 }
 
 int64_t prod(const Dims& d, size_t from, size_t to) {
@@ -118,12 +118,14 @@ Status check_if_branches(const NodeContext& ctx, const Graph*& then_g, const Gra
   then_g = body_graph(ctx, "then_branch");
   else_g = body_graph(ctx, "else_branch");
   if (!then_g || !else_g) return ctx.error("needs then_branch and else_branch graphs");
-  if (!then_g->inputs.empty() || !else_g->inputs.empty()) return ctx.error("If branches must not take inputs");
+  if (!then_g->inputs.empty() || !else_g->inputs.empty())
+    return ctx.error("If branches must not take inputs");
   if (then_g->outputs.size() != else_g->outputs.size())
     return ctx.error("then_branch has {} outputs but else_branch {}", then_g->outputs.size(),
                      else_g->outputs.size());
   if (ctx.node.outputs.size() > then_g->outputs.size())
-    return ctx.error("has {} outputs but the branches produce {}", ctx.node.outputs.size(), then_g->outputs.size());
+    return ctx.error("has {} outputs but the branches produce {}", ctx.node.outputs.size(),
+                     then_g->outputs.size());
   return Status::ok();
 }
 
@@ -188,8 +190,8 @@ Expected<LoopShape> loop_shape(const NodeContext& ctx) {
   for (size_t i = 0; i < s.carried; ++i)
     if (!ctx.node.input(2 + i)) return ctx.error("initial value of carried input {} is missing", i);
   if (ctx.node.outputs.size() > s.carried + s.scans)
-    return ctx.error("has {} outputs but the body yields {} carried and {} scan outputs", ctx.node.outputs.size(),
-                     s.carried, s.scans);
+    return ctx.error("has {} outputs but the body yields {} carried and {} scan outputs",
+                     ctx.node.outputs.size(), s.carried, s.scans);
   return s;
 }
 
@@ -205,8 +207,8 @@ Dim static_trip_count(const InferContext& ctx, const Graph& body) {
   if (trips == 0) return Dim::known(0);
   if (ctx.has_input(1) && !c) return Dim::unknown();
   const Value* cond_out = body.outputs[0];
-  bool passthrough = cond_out == body.inputs[1] ||
-                     (cond_out->constant && cond_out->constant->numel() == 1 && cond_out->constant->get_int(0) != 0);
+  bool passthrough = cond_out == body.inputs[1] || (cond_out->constant && cond_out->constant->numel() == 1 &&
+                                                    cond_out->constant->get_int(0) != 0);
   return passthrough && trips <= kMaxLoopIterations ? Dim::known(trips) : Dim::unknown();
 }
 
@@ -268,7 +270,10 @@ Status loop_kernel(KernelContext& ctx) {
   std::vector<Tensor> outs;
   for (int64_t it = 0; it < max_trips && cond; ++it) {
     if (it >= kMaxLoopIterations)
-      return ctx.error("gave up after {} iterations (cond never became false); runaway loop?", it);
+      return ctx.error(
+          "stopped after {} iterations, weec's limit: cond never became false and M is absent "
+          "or larger (runaway loop?)",
+          it);
     iter_t.data<int64_t>()[0] = it;
     cond_t.data<bool>()[0] = cond;
     std::vector<const Tensor*> ins = {&iter_t, &cond_t};
@@ -465,7 +470,8 @@ const OpSchema& schema_Scan() {
     m.max_inputs = -1;
     m.min_outputs = 1;
     m.max_outputs = -1;
-    m.attrs = {attr_required("body", Attribute::Kind::Graph), attr_required("num_scan_inputs", Attribute::Kind::Int),
+    m.attrs = {attr_required("body", Attribute::Kind::Graph),
+               attr_required("num_scan_inputs", Attribute::Kind::Int),
                attr_optional("scan_input_axes", Attribute::Kind::Ints),
                attr_optional("scan_input_directions", Attribute::Kind::Ints),
                attr_optional("scan_output_axes", Attribute::Kind::Ints),

@@ -17,7 +17,8 @@ struct TransposeProblem {
 
 Status transpose_problem(const NodeContext& ctx, const Dims& x, const Dims& wd, TransposeProblem& p) {
   if (x.size() < 2) return ctx.error("input must have rank >= 2, got {}", x.size());
-  if (wd.size() != x.size()) return ctx.error("weight rank {} differs from input rank {}", wd.size(), x.size());
+  if (wd.size() != x.size())
+    return ctx.error("weight rank {} differs from input rank {}", wd.size(), x.size());
   const size_t r = x.size() - 2;
   p.batch = x[0];
   p.c_in = x[1];
@@ -54,14 +55,17 @@ Status transpose_problem(const NodeContext& ctx, const Dims& x, const Dims& wd, 
   if (ctx.attrs.has("output_shape")) {
     out_shape = ctx.attrs.ints("output_shape");
     if (out_shape.size() == r + 2) out_shape.erase(out_shape.begin(), out_shape.begin() + 2);
-    if (out_shape.size() != r) return ctx.error("output_shape has {} values, expected {}", out_shape.size(), r);
+    if (out_shape.size() != r)
+      return ctx.error("output_shape has {} values, expected {}", out_shape.size(), r);
   }
   for (size_t i = 0; i < r; ++i) {
     if (w.in[i] < 0) continue;
     int64_t full = w.strides[i] * (w.in[i] - 1) + out_pad[i] + (w.kernel[i] - 1) * w.dilations[i] + 1;
     int64_t out = -1;
-    if (!out_shape.empty()) out = out_shape[i];
-    else if (ap == nn::AutoPad::SameUpper || ap == nn::AutoPad::SameLower) out = w.in[i] * w.strides[i];
+    if (!out_shape.empty())
+      out = out_shape[i];
+    else if (ap == nn::AutoPad::SameUpper || ap == nn::AutoPad::SameLower)
+      out = w.in[i] * w.strides[i];
     if (out >= 0) {
       int64_t total = full - out, half = nn::floor_div(total, 2);
       w.pad_begin[i] = ap == nn::AutoPad::SameUpper ? half : total - half;

@@ -1,6 +1,8 @@
-// Shared by the convolution, pooling and quantised-convolution ops: auto_pad
-// handling, output-size rules, N-D window loops, and float<->double helpers
-// for the reference kernels of this family.
+// Shared by the conv/pool/matmul family (conv*.cc, pool.cc, gemm.cc,
+// matmul.cc, normalization.cc, quantize_linear.cc, qlinear.cc): auto_pad and
+// output-size rules, the N-D convolution loop, numpy-matmul shapes and loop,
+// quantisation-parameter expansion, and float<->double helpers (this family's
+// reference kernels compute in double and round once).
 #pragma once
 
 #include <algorithm>
@@ -43,8 +45,10 @@ inline Status read_window_attrs(const NodeContext& ctx, size_t rank, Window& w, 
     return Status::ok();
   };
   WEEC_TRY(read("strides", rank, 1, w.strides));
-  if (has_dilations) WEEC_TRY(read("dilations", rank, 1, w.dilations));
-  else w.dilations.assign(rank, 1);
+  if (has_dilations)
+    WEEC_TRY(read("dilations", rank, 1, w.dilations));
+  else
+    w.dilations.assign(rank, 1);
   Dims pads;
   WEEC_TRY(read("pads", 2 * rank, 0, pads));
   w.pad_begin.assign(pads.begin(), pads.begin() + rank);
@@ -75,7 +79,9 @@ inline Expected<int64_t> window_out_size(const NodeContext& ctx, AutoPad ap, boo
       pe = total - pb;
       return out;
     }
-    case AutoPad::Valid: pb = pe = 0; [[fallthrough]];
+    case AutoPad::Valid:
+      pb = pe = 0;
+      [[fallthrough]];
     case AutoPad::NotSet: {
       int64_t span = in + pb + pe - eff;
       if (span < 0)
@@ -269,7 +275,7 @@ inline int64_t conv_macs(const Node& n, size_t w_in) {
 // [K,1]) and the added dim dropped from the result; leading dims broadcast.
 struct MatMulPlan {
   int64_t m = 0, n = 0, k = 0;
-  Dims out;                          // result dims
+  Dims out;                           // result dims
   std::vector<int64_t> a_mat, b_mat;  // per batch entry: matrix index into A, B
 };
 
@@ -282,8 +288,7 @@ inline Expected<MatMulPlan> matmul_plan(const NodeContext& ctx, const Dims& a0, 
   p.m = a[a.size() - 2];
   p.k = a.back();
   p.n = b.back();
-  if (b[b.size() - 2] != p.k)
-    return ctx.error("inner dims differ: {} x {}", dims_str(a0), dims_str(b0));
+  if (b[b.size() - 2] != p.k) return ctx.error("inner dims differ: {} x {}", dims_str(a0), dims_str(b0));
   Dims ab(a.begin(), a.end() - 2), bb(b.begin(), b.end() - 2);
   auto batch = broadcast_dims({ab, bb});
   if (!batch) return ctx.error("batch dims cannot be broadcast: {} x {}", dims_str(a0), dims_str(b0));
@@ -373,7 +378,7 @@ inline std::vector<double> to_doubles(const Tensor& t) {
     for (int64_t i = 0; i < t.numel(); ++i) v[i] = (double)p[i];
     return Status::ok();
   });
-  if (!st) // f16/bf16
+  if (!st)  // f16/bf16
     for (int64_t i = 0; i < t.numel(); ++i) v[i] = t.get_double(i);
   return v;
 }

@@ -70,7 +70,8 @@ Status kernel_space_to_depth(KernelContext& ctx) {
   WEEC_ASSIGN_OR_RETURN(int64_t b, blocksize(ctx));
   if (in.rank() != 4) return ctx.error("input must be 4-D, got {}", dims_str(in.dims()));
   int64_t n = in.dim(0), c = in.dim(1), h = in.dim(2), w = in.dim(3);
-  if (h % b != 0 || w % b != 0) return ctx.error("spatial dims {}x{} are not divisible by blocksize {}", h, w, b);
+  if (h % b != 0 || w % b != 0)
+    return ctx.error("spatial dims {}x{} are not divisible by blocksize {}", h, w, b);
   Tensor out = permute_tensor(in, {n, c, h / b, b, w / b, b}, {0, 3, 5, 1, 2, 4});
   out.reshape({n, c * b * b, h / b, w / b});
   ctx.outputs[0] = std::move(out);

@@ -68,7 +68,8 @@ Status infer_gather_elements(InferContext& ctx) {
 Status kernel_gather_elements(KernelContext& ctx) {
   const Tensor &data = ctx.input(0), &ind = ctx.input(1);
   const int64_t rank = data.rank();
-  if (ind.rank() != rank) return ctx.error("data {} and indices {} differ in rank", dims_str(data.dims()), dims_str(ind.dims()));
+  if (ind.rank() != rank)
+    return ctx.error("data {} and indices {} differ in rank", dims_str(data.dims()), dims_str(ind.dims()));
   WEEC_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(ctx, ctx.attrs.i("axis"), rank));
   Dims strides = strides_of(data.dims());
   Tensor out(data.dtype(), ind.dims());
@@ -79,7 +80,8 @@ Status kernel_gather_elements(KernelContext& ctx) {
     for (int64_t d = 0; d < rank; ++d) {
       if (d == axis) continue;
       if (pos[d] >= data.dim(d))
-        return ctx.error("indices shape {} exceeds data shape {} on axis {}", dims_str(ind.dims()), dims_str(data.dims()), d);
+        return ctx.error("indices shape {} exceeds data shape {} on axis {}", dims_str(ind.dims()),
+                         dims_str(data.dims()), d);
       src += pos[d] * strides[d];
     }
     WEEC_ASSIGN_OR_RETURN(int64_t i, fix_index(ctx, ind.get_int(o), data.dim(axis)));
@@ -102,7 +104,8 @@ Status infer_gather_nd(InferContext& ctx) {
   const Dim& last = ind.shape.dims[q - 1];
   if (!last.is_known()) return Status::ok();
   int64_t k = last.value;
-  if (k < 1 || k > r - b) return ctx.error("index tuples of length {} do not fit data of rank {} (batch_dims {})", k, r, b);
+  if (k < 1 || k > r - b)
+    return ctx.error("index tuples of length {} do not fit data of rank {} (batch_dims {})", k, r, b);
   Shape out = Shape::of_rank(0);
   out.dims.assign(ind.shape.dims.begin(), ind.shape.dims.end() - 1);
   for (int64_t i = 0; i < b; ++i) out.dims[i] = merge_dim(out.dims[i], data.shape.dims[i]);
@@ -117,9 +120,11 @@ Status kernel_gather_nd(KernelContext& ctx) {
   if (q < 1 || r < 1) return ctx.error("data and indices must have rank >= 1");
   if (b < 0 || b >= std::min(r, q)) return ctx.error("batch_dims {} is out of range", b);
   int64_t k = ind.dim(q - 1);
-  if (k < 1 || k > r - b) return ctx.error("index tuples of length {} do not fit data of rank {} (batch_dims {})", k, r, b);
+  if (k < 1 || k > r - b)
+    return ctx.error("index tuples of length {} do not fit data of rank {} (batch_dims {})", k, r, b);
   for (int64_t i = 0; i < b; ++i)
-    if (data.dim(i) != ind.dim(i)) return ctx.error("batch dim {} differs: data {} vs indices {}", i, data.dim(i), ind.dim(i));
+    if (data.dim(i) != ind.dim(i))
+      return ctx.error("batch dim {} differs: data {} vs indices {}", i, data.dim(i), ind.dim(i));
   Dims out_dims(ind.dims().begin(), ind.dims().end() - 1);
   out_dims.insert(out_dims.end(), data.dims().begin() + b + k, data.dims().end());
   Tensor out(data.dtype(), out_dims);

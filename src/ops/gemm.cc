@@ -100,8 +100,10 @@ Status gemm_kernel(KernelContext& ctx) {
   if (is_float(dt)) {
     Tensor a = is_half(dt) ? to_f32(a0) : a0, b = is_half(dt) ? to_f32(b0) : b0;
     std::vector<double> y(m * n, 0.0);
-    if (a.dtype() == DType::F64) gemm_loop<double, double>(a.data<double>(), b.data<double>(), y.data(), m, n, k, ta, tb);
-    else gemm_loop<float, double>(a.data<float>(), b.data<float>(), y.data(), m, n, k, ta, tb);
+    if (a.dtype() == DType::F64)
+      gemm_loop<double, double>(a.data<double>(), b.data<double>(), y.data(), m, n, k, ta, tb);
+    else
+      gemm_loop<float, double>(a.data<float>(), b.data<float>(), y.data(), m, n, k, ta, tb);
     std::vector<double> cv = c ? nn::to_doubles(*c) : std::vector<double>{};
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) {
@@ -162,7 +164,8 @@ const OpSchema& schema_Gemm() {
     OpSchema m{OpKind::Gemm, "Gemm"};
     m.min_inputs = 2;
     m.max_inputs = 3;
-    m.attrs = {attr_float("alpha", 1.f), attr_float("beta", 1.f), attr_int("transA", 0), attr_int("transB", 0)};
+    m.attrs = {attr_float("alpha", 1.f), attr_float("beta", 1.f), attr_int("transA", 0),
+               attr_int("transB", 0)};
     m.fusion = FusionKind::OutElementwiseFusable;
     m.infer = gemm_infer;
     m.kernel = gemm_kernel;

@@ -90,8 +90,10 @@ Status mmi_kernel(KernelContext& ctx) {
   const Tensor& b = ctx.input(1);
   if (!is_8bit(a.dtype()) || !is_8bit(b.dtype())) return ctx.error("A and B must be int8 or uint8");
   WEEC_ASSIGN_OR_RETURN(nn::MatMulPlan p, nn::matmul_plan(ctx, a.dims(), b.dims()));
-  WEEC_ASSIGN_OR_RETURN(auto av, subtract_zero_point(ctx, a, ctx.has_input(2) ? &ctx.input(2) : nullptr, true));
-  WEEC_ASSIGN_OR_RETURN(auto bv, subtract_zero_point(ctx, b, ctx.has_input(3) ? &ctx.input(3) : nullptr, false));
+  WEEC_ASSIGN_OR_RETURN(auto av,
+                        subtract_zero_point(ctx, a, ctx.has_input(2) ? &ctx.input(2) : nullptr, true));
+  WEEC_ASSIGN_OR_RETURN(auto bv,
+                        subtract_zero_point(ctx, b, ctx.has_input(3) ? &ctx.input(3) : nullptr, false));
   std::vector<int64_t> y(numel_of(p.out), 0);
   nn::matmul_loop<int64_t>(p, av.data(), bv.data(), y.data());
   Tensor out(DType::I32, p.out);
@@ -204,8 +206,10 @@ Expected<std::vector<int64_t>> einsum_sizes(const NodeContext& ctx, const Einsum
       int64_t& s = size[spec.in[i][d]];
       int64_t v = dims[i][d];
       if (v < 0) continue;
-      if (s < 0 || s == 1) s = v;
-      else if (v != s && v != 1) return ctx.error("label sizes disagree: {} vs {} (input {})", s, v, i);
+      if (s < 0 || s == 1)
+        s = v;
+      else if (v != s && v != 1)
+        return ctx.error("label sizes disagree: {} vs {} (input {})", s, v, i);
     }
   return size;
 }
@@ -298,14 +302,16 @@ Status einsum_kernel(KernelContext& ctx) {
   if (is_float(dt)) {
     std::vector<std::vector<double>> in;
     for (size_t i = 0; i < ctx.num_inputs(); ++i) in.push_back(nn::to_doubles(ctx.input(i)));
-    auto y = einsum_loop<double>(spec, size, dims, [&](size_t k, int64_t off) { return in[k][off]; }, out_dims);
+    auto y = einsum_loop<double>(
+        spec, size, dims, [&](size_t k, int64_t off) { return in[k][off]; }, out_dims);
     ctx.outputs[0] = nn::from_doubles(dt, out_dims, y);
     return Status::ok();
   }
   if (!is_integer(dt)) return ctx.error("dtype {} is not supported", dtype_name(dt));
   std::vector<std::vector<uint64_t>> in;
   for (size_t i = 0; i < ctx.num_inputs(); ++i) in.push_back(to_u64(ctx.input(i)));
-  auto y = einsum_loop<uint64_t>(spec, size, dims, [&](size_t k, int64_t off) { return in[k][off]; }, out_dims);
+  auto y = einsum_loop<uint64_t>(
+      spec, size, dims, [&](size_t k, int64_t off) { return in[k][off]; }, out_dims);
   Tensor out(dt, out_dims);
   WEEC_TRY(visit_numeric(dt, [&](auto tag) -> Status {
     using T = typename decltype(tag)::type;

@@ -14,20 +14,29 @@ namespace {
 // Rounds v to the precision of `dt`, as a reference computing in `dt` would.
 double round_to(DType dt, double v) {
   switch (dt) {
-    case DType::F32: return (float)v;
-    case DType::F16: return half_to_float(float_to_half((float)v));
-    case DType::BF16: return bfloat16_to_float(float_to_bfloat16((float)v));
-    default: return v;
+    case DType::F32:
+      return (float)v;
+    case DType::F16:
+      return half_to_float(float_to_half((float)v));
+    case DType::BF16:
+      return bfloat16_to_float(float_to_bfloat16((float)v));
+    default:
+      return v;
   }
 }
 
 Expected<DType> dtype_from_onnx_code(const NodeContext& ctx, int64_t code) {
   switch (code) {
-    case 1: return DType::F32;
-    case 10: return DType::F16;
-    case 11: return DType::F64;
-    case 16: return DType::BF16;
-    default: return ctx.error("stash_type {} is not a floating-point type", code);
+    case 1:
+      return DType::F32;
+    case 10:
+      return DType::F16;
+    case 11:
+      return DType::F64;
+    case 16:
+      return DType::BF16;
+    default:
+      return ctx.error("stash_type {} is not a floating-point type", code);
   }
 }
 
@@ -36,6 +45,8 @@ Expected<DType> dtype_from_onnx_code(const NodeContext& ctx, int64_t code) {
 Status bn_infer(InferContext& ctx) {
   const TensorType& x = ctx.input_type(0);
   WEEC_TRY(nn::require_float(ctx, x.dtype));
+  if (ctx.outputs.size() > 1 && ctx.attrs.i("training_mode") == 0)
+    return ctx.error("running_mean/running_var outputs need training_mode=1");
   ctx.outputs[0] = x;
   Shape c = Shape::of_rank(1);
   if (x.shape.rank_known && x.shape.rank() >= 2) c.dims[0] = x.shape.dims[1];
@@ -192,7 +203,8 @@ Status layernorm_kernel(KernelContext& ctx) {
   for (const Tensor* t : params) {
     auto bd = broadcast_dims({t->dims(), x.dims()});
     if (!bd || *bd != x.dims())
-      return ctx.error("Scale/B shape {} does not broadcast to X {}", dims_str(t->dims()), dims_str(x.dims()));
+      return ctx.error("Scale/B shape {} does not broadcast to X {}", dims_str(t->dims()),
+                       dims_str(x.dims()));
     strides.push_back(broadcast_strides(t->dims(), x.dims()));
     pv.push_back(nn::to_doubles(*t));
   }
@@ -253,7 +265,8 @@ Status lpnorm_kernel(KernelContext& ctx) {
     for (int64_t i = 0; i < inner; ++i) {
       double* b = xv.data() + o * len * inner + i;
       double norm = 0;
-      for (int64_t k = 0; k < len; ++k) norm += p == 1 ? std::fabs(b[k * inner]) : b[k * inner] * b[k * inner];
+      for (int64_t k = 0; k < len; ++k)
+        norm += p == 1 ? std::fabs(b[k * inner]) : b[k * inner] * b[k * inner];
       if (p == 2) norm = std::sqrt(norm);
       // A zero norm means an all-zero slice: leave it zero rather than 0/0.
       for (int64_t k = 0; k < len; ++k) b[k * inner] = norm == 0 ? 0.0 : b[k * inner] / norm;
@@ -370,9 +383,9 @@ const OpSchema& schema_BatchNormalization() {
 
 const OpSchema& schema_InstanceNormalization() {
   static const OpSchema s = [] {
-    OpSchema m = norm_schema(OpKind::InstanceNormalization, "InstanceNormalization", 1,
-                             {attr_float("epsilon", 1e-5f)}, instnorm_kernel,
-                             "normalise each (n, c) plane, then scale and shift per channel");
+    OpSchema m =
+        norm_schema(OpKind::InstanceNormalization, "InstanceNormalization", 1, {attr_float("epsilon", 1e-5f)},
+                    instnorm_kernel, "normalise each (n, c) plane, then scale and shift per channel");
     m.min_inputs = m.max_inputs = 3;
     return m;
   }();
@@ -405,16 +418,16 @@ const OpSchema& schema_LRN() {
 }
 
 const OpSchema& schema_LpNormalization() {
-  static const OpSchema s = norm_schema(OpKind::LpNormalization, "LpNormalization", 1,
-                                        {attr_int("axis", -1), attr_int("p", 2)}, lpnorm_kernel,
-                                        "divide by the L1/L2 norm along an axis");
+  static const OpSchema s =
+      norm_schema(OpKind::LpNormalization, "LpNormalization", 1, {attr_int("axis", -1), attr_int("p", 2)},
+                  lpnorm_kernel, "divide by the L1/L2 norm along an axis");
   return s;
 }
 
 const OpSchema& schema_MeanVarianceNormalization() {
-  static const OpSchema s = norm_schema(OpKind::MeanVarianceNormalization, "MeanVarianceNormalization", 9,
-                                        {attr_ints("axes", {0, 2, 3})}, mvn_kernel,
-                                        "(X - mean) / std over the given axes");
+  static const OpSchema s =
+      norm_schema(OpKind::MeanVarianceNormalization, "MeanVarianceNormalization", 9,
+                  {attr_ints("axes", {0, 2, 3})}, mvn_kernel, "(X - mean) / std over the given axes");
   return s;
 }
 

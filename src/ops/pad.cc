@@ -54,8 +54,10 @@ int64_t source_coord(int64_t o, int64_t begin, int64_t n, PadMode mode) {
   int64_t c = o - begin;
   if (c >= 0 && c < n) return c;
   switch (mode) {
-    case PadMode::Constant: return -1;
-    case PadMode::Edge: return c < 0 ? 0 : n - 1;
+    case PadMode::Constant:
+      return -1;
+    case PadMode::Edge:
+      return c < 0 ? 0 : n - 1;
     case PadMode::Reflect: {
       if (n == 1) return 0;
       int64_t period = 2 * (n - 1);
@@ -112,8 +114,10 @@ Status kernel_pad(KernelContext& ctx) {
       inside = c >= 0;
       src += c * strides[d];
     }
-    if (inside) copy(o, src);
-    else put_fill(o, 0);
+    if (inside)
+      copy(o, src);
+    else
+      put_fill(o, 0);
     next_index(idx, out_dims);
   }
   ctx.outputs[0] = std::move(out);
@@ -130,8 +134,10 @@ Status import_pad(ImportContext& ctx) {
     ins = {ins[0], pads};
     auto v = attrs.find("value");
     if (v != attrs.end()) {
-      // The data dtype is not always known here; the kernel converts the fill value.
-      ins.push_back(ctx.constant("value", Tensor::scalar<float>(v->second.f)));
+      // Inputs are typed as the importer goes, so the fill can take the data dtype.
+      Tensor value(ins[0]->type.dtype, {});
+      if (value.dtype() != DType::String) value.set_double(0, v->second.f);
+      ins.push_back(ctx.constant("value", std::move(value)));
       attrs.erase(v);
     }
   }

@@ -109,7 +109,7 @@ void max_pool(const T* x, int64_t planes, int64_t in_n, const PoolPlan& plan, bo
     const T* xp = x + pl * in_n;
     for (int64_t o = 0; o < out_n; ++o) {
       T best = std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity()
-                                                     : std::numeric_limits<T>::lowest();
+                                                    : std::numeric_limits<T>::lowest();
       int64_t best_at = -1;
       for (int64_t t = plan.first[o]; t < plan.first[o + 1]; ++t) {
         T v = xp[plan.taps[t].row];
@@ -233,9 +233,12 @@ Status global_kernel(KernelContext& ctx, PoolKind kind) {
     const double* xp = xv.data() + pl * in_n;
     double acc = kind == PoolKind::Max ? -std::numeric_limits<double>::infinity() : 0.0;
     for (int64_t i = 0; i < in_n; ++i) {
-      if (kind == PoolKind::Max) acc = xp[i] > acc ? xp[i] : acc;
-      else if (kind == PoolKind::Avg) acc += xp[i];
-      else acc += std::pow(std::fabs(xp[i]), p);
+      if (kind == PoolKind::Max)
+        acc = xp[i] > acc ? xp[i] : acc;
+      else if (kind == PoolKind::Avg)
+        acc += xp[i];
+      else
+        acc += std::pow(std::fabs(xp[i]), p);
     }
     if (kind == PoolKind::Avg) acc /= (double)in_n;
     if (kind == PoolKind::Lp) acc = std::pow(acc, 1.0 / p);
@@ -298,25 +301,42 @@ Status unpool_kernel(KernelContext& ctx) {
   if (idx.dtype() != DType::I64 || idx.dims() != x.dims())
     return ctx.error("indices must be i64 with X's shape {}, got {}{}", dims_str(x.dims()),
                      dtype_name(idx.dtype()), dims_str(idx.dims()));
-  Dims out;
+  // As ONNX's reference: scatter into the default unpooled shape, then place
+  // that at the origin of output_shape (zero-filled beyond it). ONNX Runtime
+  // instead indexes output_shape directly; the backend test follows the former.
+  Dims inferred;
+  WEEC_TRY(unpool_dims(ctx, x.dims(), inferred));
+  for (auto d : inferred)
+    if (d < 0) return ctx.error("unpooled shape {} is negative", dims_str(inferred));
+  Dims out = inferred;
   if (ctx.has_input(2)) {
     out = ctx.input(2).to_int_vector();
     if (out.size() != (size_t)x.rank()) return ctx.error("output_shape {} has the wrong rank", dims_str(out));
-    for (auto d : out)
-      if (d < 0) return ctx.error("output_shape {} has a negative dim", dims_str(out));
-  } else {
-    WEEC_TRY(unpool_dims(ctx, x.dims(), out));
+    for (size_t i = 0; i < out.size(); ++i)
+      if (out[i] < inferred[i])
+        return ctx.error("output_shape {} is smaller than the unpooled shape {}", dims_str(out),
+                         dims_str(inferred));
   }
-  Tensor y(x.dtype(), out);
+  Tensor full(x.dtype(), inferred);
   const int64_t* ip = idx.data<int64_t>();
   const size_t esz = dtype_size(x.dtype());
   const auto* src = static_cast<const uint8_t*>(x.raw());
-  auto* dst = static_cast<uint8_t*>(y.raw());
+  auto* dst = static_cast<uint8_t*>(full.raw());
   for (int64_t i = 0; i < x.numel(); ++i) {
-    if (ip[i] < 0 || ip[i] >= y.numel())
-      return ctx.error("index {} is out of range for output {}", ip[i], dims_str(out));
+    if (ip[i] < 0 || ip[i] >= full.numel())
+      return ctx.error("index {} is out of range for unpooled shape {}", ip[i], dims_str(inferred));
     std::memcpy(dst + ip[i] * esz, src + i * esz, esz);
   }
+  if (out == inferred) {
+    ctx.outputs[0] = std::move(full);
+    return Status::ok();
+  }
+  Tensor y(x.dtype(), out);
+  Dims ost = strides_of(out);
+  auto* yp = static_cast<uint8_t*>(y.raw());
+  for_each_broadcast(inferred, {ost}, [&](int64_t i, const int64_t* off) {
+    std::memcpy(yp + off[0] * esz, dst + i * esz, esz);
+  });
   ctx.outputs[0] = std::move(y);
   return Status::ok();
 }
@@ -373,21 +393,21 @@ const OpSchema& schema_LpPool() {
   return s;
 }
 
-#define WEEC_GLOBAL_POOL(Name, Kind, doc_text)                                   \
-  const OpSchema& schema_##Name() {                                               \
-    static const OpSchema s = [] {                                                \
-      OpSchema m{OpKind::Name, #Name};                                            \
-      m.fusion = FusionKind::OutElementwiseFusable;                               \
-      m.infer = global_infer;                                                     \
-      m.kernel = [](KernelContext& c) { return global_kernel(c, PoolKind::Kind); }; \
-      m.doc = doc_text;                                                           \
-      if (PoolKind::Kind == PoolKind::Lp) {                                       \
-        m.attrs = {attr_int("p", 2)};                                             \
+#define WEEC_GLOBAL_POOL(Name, Kind, doc_text)                                       \
+  const OpSchema& schema_##Name() {                                                  \
+    static const OpSchema s = [] {                                                   \
+      OpSchema m{OpKind::Name, #Name};                                               \
+      m.fusion = FusionKind::OutElementwiseFusable;                                  \
+      m.infer = global_infer;                                                        \
+      m.kernel = [](KernelContext& c) { return global_kernel(c, PoolKind::Kind); };  \
+      m.doc = doc_text;                                                              \
+      if (PoolKind::Kind == PoolKind::Lp) {                                          \
+        m.attrs = {attr_int("p", 2)};                                                \
         m.import = [](ImportContext& c) { return import_float_p(c, OpKind::Name); }; \
-      }                                                                           \
-      return m;                                                                   \
-    }();                                                                          \
-    return s;                                                                     \
+      }                                                                              \
+      return m;                                                                      \
+    }();                                                                             \
+    return s;                                                                        \
   }
 WEEC_GLOBAL_POOL(GlobalAveragePool, Avg, "mean over all spatial dims")
 WEEC_GLOBAL_POOL(GlobalMaxPool, Max, "max over all spatial dims")

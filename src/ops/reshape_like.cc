@@ -49,8 +49,8 @@ Expected<Dims> reshape_dims(const NodeContext& ctx, const Dims& in, const std::v
   int64_t n = numel_of(in);
   if (infer_at >= 0) {
     if (known == 0 || n % known != 0)
-      return ctx.error("cannot infer -1 in shape: input {} has {} elements, other dims give {}", dims_str(in), n,
-                       known);
+      return ctx.error("cannot infer -1 in shape: input {} has {} elements, other dims give {}", dims_str(in),
+                       n, known);
     out[infer_at] = n / known;
   } else if (known != n) {
     return ctx.error("cannot reshape {} ({} elements) to {}", dims_str(in), n, dims_str(out));
@@ -101,9 +101,12 @@ Expected<Shape> reshape_shape(const NodeContext& ctx, const Shape& in, const std
   for (size_t i = 0; i < shape.size(); ++i) {
     if ((int64_t)i == infer_at || (i < copied.size() && copied[i])) continue;
     const Dim& d = out.dims[i];
-    if (d.is_known()) k_out *= d.value;
-    else if (!d.symbol.empty()) sym_out.insert(d.symbol);
-    else ++unknown;
+    if (d.is_known())
+      k_out *= d.value;
+    else if (!d.symbol.empty())
+      sym_out.insert(d.symbol);
+    else
+      ++unknown;
   }
   if (infer_at < 0) {
     if (unknown == 0 && sym_in == sym_out && k_in != k_out)
@@ -148,7 +151,8 @@ Status kernel_reshape(KernelContext& ctx) {
   const Tensor& in = ctx.input(0);
   const Tensor& sh = ctx.input(1);
   if (sh.rank() != 1) return ctx.error("shape input must be 1-D, got {}", dims_str(sh.dims()));
-  WEEC_ASSIGN_OR_RETURN(Dims dims, reshape_dims(ctx, in.dims(), sh.to_int_vector(), ctx.attrs.i("allowzero") != 0));
+  WEEC_ASSIGN_OR_RETURN(Dims dims,
+                        reshape_dims(ctx, in.dims(), sh.to_int_vector(), ctx.attrs.i("allowzero") != 0));
   ctx.outputs[0] = in;
   ctx.outputs[0].reshape(std::move(dims));
   return Status::ok();
@@ -162,7 +166,8 @@ Status import_reshape(ImportContext& ctx) {
     ins.resize(1);
     ins.push_back(v);
   }
-  if (ins.size() < 2 || !ins[1]) return ctx.error("Reshape needs a shape input (or, before opset 5, attribute)");
+  if (ins.size() < 2 || !ins[1])
+    return ctx.error("Reshape needs a shape input (or, before opset 5, attribute)");
   ctx.emit(OpKind::Reshape, ins, ctx.outputs, attrs);
   return Status::ok();
 }
@@ -198,7 +203,8 @@ Status kernel_flatten(KernelContext& ctx) {
 // ---- Squeeze / Unsqueeze ----
 
 // Normalised, de-duplicated-checked axes for a rank.
-Expected<std::vector<int64_t>> norm_axes(const NodeContext& ctx, const std::vector<int64_t>& axes, int64_t rank) {
+Expected<std::vector<int64_t>> norm_axes(const NodeContext& ctx, const std::vector<int64_t>& axes,
+                                         int64_t rank) {
   std::vector<int64_t> out;
   for (int64_t a : axes) {
     WEEC_ASSIGN_OR_RETURN(int64_t n, normalize_axis(ctx, a, rank));
@@ -275,7 +281,8 @@ Status infer_unsqueeze(InferContext& ctx) {
   if (!in.shape.rank_known) return Status::ok();
   const Tensor* ax = ctx.input_constant(1);
   if (!ax) {
-    if (auto n = static_length(ctx.input_type(1))) ctx.outputs[0].shape = Shape::of_rank(in.shape.rank() + *n);
+    if (auto n = static_length(ctx.input_type(1)))
+      ctx.outputs[0].shape = Shape::of_rank(in.shape.rank() + *n);
     return Status::ok();
   }
   WEEC_ASSIGN_OR_RETURN(auto ones, unsqueeze_flags(ctx, ax->to_int_vector(), in.shape.rank()));

@@ -29,28 +29,35 @@ struct Params {
   double extrapolation;
 };
 
+// Looks an attribute's string value up in `table`.
+template <typename E>
+Expected<E> parse_enum(const NodeContext& ctx, const std::string& attr,
+                       std::initializer_list<std::pair<std::string_view, E>> table) {
+  const std::string& v = ctx.attrs.s(attr);
+  for (auto& [name, e] : table)
+    if (name == v) return e;
+  return ctx.error("{} '{}' is not supported", attr, v);
+}
+
 Expected<Params> params_of(const NodeContext& ctx) {
   Params p{};
-  const std::string& m = ctx.attrs.s("mode");
-  if (m == "nearest") p.mode = Mode::Nearest;
-  else if (m == "linear") p.mode = Mode::Linear;
-  else if (m == "cubic") p.mode = Mode::Cubic;
-  else return ctx.error("mode '{}' is not supported (nearest, linear, cubic)", m);
-  const std::string& c = ctx.attrs.s("coordinate_transformation_mode");
-  if (c == "half_pixel") p.coord = Coord::HalfPixel;
-  else if (c == "pytorch_half_pixel") p.coord = Coord::PytorchHalfPixel;
-  else if (c == "align_corners") p.coord = Coord::AlignCorners;
-  else if (c == "asymmetric") p.coord = Coord::Asymmetric;
-  else if (c == "tf_half_pixel_for_nn") p.coord = Coord::TfHalfPixelForNn;
-  else if (c == "tf_crop_and_resize") p.coord = Coord::TfCropAndResize;
-  else return ctx.error("coordinate_transformation_mode '{}' is not supported", c);
-  const std::string& r = ctx.attrs.s("nearest_mode");
-  if (r == "round_prefer_floor") p.round = Round::PreferFloor;
-  else if (r == "round_prefer_ceil") p.round = Round::PreferCeil;
-  else if (r == "floor") p.round = Round::Floor;
-  else if (r == "ceil") p.round = Round::Ceil;
-  else if (r == "simple") p.round = Round::Simple;
-  else return ctx.error("nearest_mode '{}' is not supported", r);
+  WEEC_ASSIGN_OR_RETURN(
+      p.mode,
+      parse_enum<Mode>(ctx, "mode",
+                       {{"nearest", Mode::Nearest}, {"linear", Mode::Linear}, {"cubic", Mode::Cubic}}));
+  WEEC_ASSIGN_OR_RETURN(p.coord, parse_enum<Coord>(ctx, "coordinate_transformation_mode",
+                                                   {{"half_pixel", Coord::HalfPixel},
+                                                    {"pytorch_half_pixel", Coord::PytorchHalfPixel},
+                                                    {"align_corners", Coord::AlignCorners},
+                                                    {"asymmetric", Coord::Asymmetric},
+                                                    {"tf_half_pixel_for_nn", Coord::TfHalfPixelForNn},
+                                                    {"tf_crop_and_resize", Coord::TfCropAndResize}}));
+  WEEC_ASSIGN_OR_RETURN(p.round, parse_enum<Round>(ctx, "nearest_mode",
+                                                   {{"round_prefer_floor", Round::PreferFloor},
+                                                    {"round_prefer_ceil", Round::PreferCeil},
+                                                    {"floor", Round::Floor},
+                                                    {"ceil", Round::Ceil},
+                                                    {"simple", Round::Simple}}));
   p.cubic_a = ctx.attrs.f("cubic_coeff_a");
   p.exclude_outside = ctx.attrs.i("exclude_outside") != 0;
   p.extrapolation = ctx.attrs.f("extrapolation_value");
@@ -66,8 +73,8 @@ struct Axis {
 
 // Output sizes and scales from roi/scales/sizes (whichever is given). `in`
 // dims may contain -1 (unknown) during inference: those outputs come back -1.
-Expected<std::vector<Axis>> plan_axes(const NodeContext& ctx, const Params& p, const Dims& in, const Tensor* roi,
-                                      const Tensor* scales, const Tensor* sizes) {
+Expected<std::vector<Axis>> plan_axes(const NodeContext& ctx, const Params& p, const Dims& in,
+                                      const Tensor* roi, const Tensor* scales, const Tensor* sizes) {
   const int64_t rank = (int64_t)in.size();
   std::vector<Axis> axes(rank);
   if (roi && roi->numel() > 0 && p.coord == Coord::TfCropAndResize) {
@@ -80,7 +87,8 @@ Expected<std::vector<Axis>> plan_axes(const NodeContext& ctx, const Params& p, c
   bool has_scales = scales && scales->numel() > 0, has_sizes = sizes && sizes->numel() > 0;
   if (has_scales == has_sizes) return ctx.error("exactly one of scales and sizes must be given");
   const Tensor& t = has_scales ? *scales : *sizes;
-  if (t.numel() != rank) return ctx.error("{} has {} values for rank {}", has_scales ? "scales" : "sizes", t.numel(), rank);
+  if (t.numel() != rank)
+    return ctx.error("{} has {} values for rank {}", has_scales ? "scales" : "sizes", t.numel(), rank);
   for (int64_t d = 0; d < rank; ++d) {
     Axis& a = axes[d];
     a.in = in[d];
@@ -104,11 +112,16 @@ Expected<std::vector<Axis>> plan_axes(const NodeContext& ctx, const Params& p, c
 double source_coord(const Params& p, const Axis& a, int64_t x_int) {
   double x = (double)x_int, in = (double)a.in;
   switch (p.coord) {
-    case Coord::HalfPixel: return (x + 0.5) / a.scale - 0.5;
-    case Coord::PytorchHalfPixel: return a.length > 1 ? (x + 0.5) / a.scale - 0.5 : 0.0;
-    case Coord::AlignCorners: return a.length == 1 ? 0.0 : x * (in - 1) / (a.length - 1);
-    case Coord::Asymmetric: return x / a.scale;
-    case Coord::TfHalfPixelForNn: return (x + 0.5) / a.scale;
+    case Coord::HalfPixel:
+      return (x + 0.5) / a.scale - 0.5;
+    case Coord::PytorchHalfPixel:
+      return a.length > 1 ? (x + 0.5) / a.scale - 0.5 : 0.0;
+    case Coord::AlignCorners:
+      return a.length == 1 ? 0.0 : x * (in - 1) / (a.length - 1);
+    case Coord::Asymmetric:
+      return x / a.scale;
+    case Coord::TfHalfPixelForNn:
+      return (x + 0.5) / a.scale;
     case Coord::TfCropAndResize:
       return a.length > 1 ? a.roi_start * (in - 1) + x * (a.roi_end - a.roi_start) * (in - 1) / (a.length - 1)
                           : 0.5 * (a.roi_start + a.roi_end) * (in - 1);
@@ -119,11 +132,16 @@ double source_coord(const Params& p, const Axis& a, int64_t x_int) {
 int64_t nearest_index(Round r, double x, double scale) {
   double f = std::floor(x), frac = x - f;
   switch (r) {
-    case Round::PreferFloor: return (int64_t)(frac <= 0.5 ? f : f + 1);
-    case Round::PreferCeil: return (int64_t)(frac < 0.5 ? f : f + 1);
-    case Round::Floor: return (int64_t)f;
-    case Round::Ceil: return (int64_t)std::ceil(x);
-    case Round::Simple: return scale < 1 ? (int64_t)std::ceil(x) : (int64_t)x;
+    case Round::PreferFloor:
+      return (int64_t)(frac <= 0.5 ? f : f + 1);
+    case Round::PreferCeil:
+      return (int64_t)(frac < 0.5 ? f : f + 1);
+    case Round::Floor:
+      return (int64_t)f;
+    case Round::Ceil:
+      return (int64_t)std::ceil(x);
+    case Round::Simple:
+      return scale < 1 ? (int64_t)std::ceil(x) : (int64_t)x;
   }
   return (int64_t)f;
 }
@@ -202,14 +220,30 @@ void store(Tensor& t, int64_t i, double v) {
   if (is_integer(dt)) {
     double lo = 0, hi = 0;
     switch (dt) {
-      case DType::I8: lo = -128, hi = 127; break;
-      case DType::U8: lo = 0, hi = 255; break;
-      case DType::I16: lo = -32768, hi = 32767; break;
-      case DType::U16: lo = 0, hi = 65535; break;
-      case DType::I32: lo = -2147483648.0, hi = 2147483647.0; break;
-      case DType::U32: lo = 0, hi = 4294967295.0; break;
-      case DType::I64: lo = -9223372036854775808.0, hi = 9223372036854774784.0; break;
-      default: lo = 0, hi = 18446744073709549568.0; break;
+      case DType::I8:
+        lo = -128, hi = 127;
+        break;
+      case DType::U8:
+        lo = 0, hi = 255;
+        break;
+      case DType::I16:
+        lo = -32768, hi = 32767;
+        break;
+      case DType::U16:
+        lo = 0, hi = 65535;
+        break;
+      case DType::I32:
+        lo = -2147483648.0, hi = 2147483647.0;
+        break;
+      case DType::U32:
+        lo = 0, hi = 4294967295.0;
+        break;
+      case DType::I64:
+        lo = -9223372036854775808.0, hi = 9223372036854774784.0;
+        break;
+      default:
+        lo = 0, hi = 18446744073709549568.0;
+        break;
     }
     v = std::isnan(v) ? 0 : std::clamp(std::round(v), lo, hi);
   }
@@ -219,7 +253,8 @@ void store(Tensor& t, int64_t i, double v) {
 Status kernel_resize(KernelContext& ctx) {
   WEEC_ASSIGN_OR_RETURN(Params p, params_of(ctx));
   const Tensor& x = ctx.input(0);
-  if (x.dtype() == DType::String || x.dtype() == DType::Bool) return ctx.error("dtype {} is not supported", dtype_name(x.dtype()));
+  if (x.dtype() == DType::String || x.dtype() == DType::Bool)
+    return ctx.error("dtype {} is not supported", dtype_name(x.dtype()));
   auto in = [&](size_t i) { return ctx.has_input(i) ? &ctx.input(i) : nullptr; };
   WEEC_ASSIGN_OR_RETURN(auto axes, plan_axes(ctx, p, x.dims(), in(1), in(2), in(3)));
   const int64_t rank = x.rank();
@@ -251,8 +286,10 @@ Status kernel_resize(KernelContext& ctx) {
         inside = !t.empty();
         if (inside) src += t[0].first * strides[d];
       }
-      if (inside) copy(o, src);
-      else put_fill(o, 0);
+      if (inside)
+        copy(o, src);
+      else
+        put_fill(o, 0);
       next_index(idx, out_dims);
     }
     ctx.outputs[0] = std::move(out);
@@ -280,7 +317,8 @@ Status infer_resize(InferContext& ctx) {
   bool scales_ok = !ctx.has_input(2) || scales, sizes_ok = !ctx.has_input(3) || sizes;
   if (!roi_ok || !scales_ok || !sizes_ok) return Status::ok();
   Dims in(x.shape.rank());
-  for (int64_t d = 0; d < x.shape.rank(); ++d) in[d] = x.shape.dims[d].is_known() ? x.shape.dims[d].value : -1;
+  for (int64_t d = 0; d < x.shape.rank(); ++d)
+    in[d] = x.shape.dims[d].is_known() ? x.shape.dims[d].value : -1;
   WEEC_ASSIGN_OR_RETURN(auto axes, plan_axes(ctx, p, in, roi, scales, sizes));
   for (int64_t d = 0; d < x.shape.rank(); ++d)
     if (axes[d].out >= 0) ctx.outputs[0].shape.dims[d] = Dim::known(axes[d].out);
@@ -309,12 +347,10 @@ const OpSchema& schema_Resize() {
     m.since_opset = 10;
     m.min_inputs = 1;
     m.max_inputs = 4;
-    m.attrs = {attr_string("mode", "nearest"),
-               attr_string("coordinate_transformation_mode", "half_pixel"),
-               attr_float("cubic_coeff_a", -0.75f),
-               attr_int("exclude_outside", 0),
-               attr_float("extrapolation_value", 0.f),
-               attr_string("nearest_mode", "round_prefer_floor")};
+    m.attrs = {
+        attr_string("mode", "nearest"),         attr_string("coordinate_transformation_mode", "half_pixel"),
+        attr_float("cubic_coeff_a", -0.75f),    attr_int("exclude_outside", 0),
+        attr_float("extrapolation_value", 0.f), attr_string("nearest_mode", "round_prefer_floor")};
     m.fusion = FusionKind::Injective;
     m.infer = infer_resize;
     m.kernel = kernel_resize;

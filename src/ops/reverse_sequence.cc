@@ -17,7 +17,8 @@ Status check_axes(const NodeContext& ctx) {
 Status infer_reverse_sequence(InferContext& ctx) {
   WEEC_TRY(check_axes(ctx));
   const TensorType& in = ctx.input_type(0);
-  if (in.shape.rank_known && in.shape.rank() < 2) return ctx.error("input must have rank >= 2, got {}", type_str(in));
+  if (in.shape.rank_known && in.shape.rank() < 2)
+    return ctx.error("input must have rank >= 2, got {}", type_str(in));
   return infer_same_as_input0(ctx);
 }
 
@@ -28,7 +29,8 @@ Status kernel_reverse_sequence(KernelContext& ctx) {
   int64_t batch_axis = ctx.attrs.i("batch_axis"), time_axis = ctx.attrs.i("time_axis");
   std::vector<int64_t> lens = ctx.input(1).to_int_vector();
   int64_t batch = in.dim(batch_axis), steps = in.dim(time_axis);
-  if ((int64_t)lens.size() != batch) return ctx.error("sequence_lens has {} values for batch {}", lens.size(), batch);
+  if ((int64_t)lens.size() != batch)
+    return ctx.error("sequence_lens has {} values for batch {}", lens.size(), batch);
   for (int64_t l : lens)
     if (l < 0 || l > steps) return ctx.error("sequence length {} is outside [0, {}]", l, steps);
   Dims strides = strides_of(in.dims());
@@ -39,7 +41,8 @@ Status kernel_reverse_sequence(KernelContext& ctx) {
     for (int64_t t = 0; t < lens[b]; ++t) {
       int64_t src_t = lens[b] - 1 - t;
       int64_t dst = batch_axis == 0 ? b * strides[0] + t * strides[1] : t * strides[0] + b * strides[1];
-      int64_t src = batch_axis == 0 ? b * strides[0] + src_t * strides[1] : src_t * strides[0] + b * strides[1];
+      int64_t src =
+          batch_axis == 0 ? b * strides[0] + src_t * strides[1] : src_t * strides[0] + b * strides[1];
       copy.block(dst, src, inner);
     }
   ctx.outputs[0] = std::move(out);

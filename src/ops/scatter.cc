@@ -32,17 +32,22 @@ struct Write {
 template <typename T>
 T combine(Reduction r, T a, T b) {
   switch (r) {
-    case Reduction::Add: return T(a + b);
-    case Reduction::Mul: return T(a * b);
-    case Reduction::Max: return std::max(a, b);
-    case Reduction::Min: return std::min(a, b);
-    case Reduction::None: return b;
+    case Reduction::Add:
+      return T(a + b);
+    case Reduction::Mul:
+      return T(a * b);
+    case Reduction::Max:
+      return std::max(a, b);
+    case Reduction::Min:
+      return std::min(a, b);
+    case Reduction::None:
+      return b;
   }
   return b;
 }
 
-Status apply_writes(const NodeContext& ctx, Tensor& out, const Tensor& updates, const std::vector<Write>& writes,
-                    int64_t block, Reduction red) {
+Status apply_writes(const NodeContext& ctx, Tensor& out, const Tensor& updates,
+                    const std::vector<Write>& writes, int64_t block, Reduction red) {
   if (red == Reduction::None) {
     ElemCopy copy(updates, out);
     for (const Write& w : writes) copy.block(w.dst, w.src, block);
@@ -76,7 +81,8 @@ Expected<int64_t> fix_index(const NodeContext& ctx, int64_t i, int64_t dim) {
 
 Status infer_scatter(InferContext& ctx) {
   WEEC_TRY(reduction_of(ctx).status());
-  if (ctx.input_type(0).dtype != ctx.input_type(2).dtype) return ctx.error("data and updates differ in dtype");
+  if (ctx.input_type(0).dtype != ctx.input_type(2).dtype)
+    return ctx.error("data and updates differ in dtype");
   return infer_same_as_input0(ctx);
 }
 
@@ -98,7 +104,9 @@ Status kernel_scatter_elements(KernelContext& ctx) {
     int64_t dst = 0;
     for (int64_t d = 0; d < rank; ++d) {
       if (d == axis) continue;
-      if (pos[d] >= data.dim(d)) return ctx.error("indices shape {} exceeds data shape {}", dims_str(ind.dims()), dims_str(data.dims()));
+      if (pos[d] >= data.dim(d))
+        return ctx.error("indices shape {} exceeds data shape {}", dims_str(ind.dims()),
+                         dims_str(data.dims()));
       dst += pos[d] * strides[d];
     }
     WEEC_ASSIGN_OR_RETURN(int64_t i, fix_index(ctx, ind.get_int(e), data.dim(axis)));
@@ -122,7 +130,8 @@ Status kernel_scatter_nd(KernelContext& ctx) {
   if (k < 1 || k > r) return ctx.error("index tuples of length {} do not fit data of rank {}", k, r);
   Dims want(ind.dims().begin(), ind.dims().end() - 1);
   want.insert(want.end(), data.dims().begin() + k, data.dims().end());
-  if (upd.dims() != want) return ctx.error("updates have shape {}, expected {}", dims_str(upd.dims()), dims_str(want));
+  if (upd.dims() != want)
+    return ctx.error("updates have shape {}, expected {}", dims_str(upd.dims()), dims_str(want));
   if (upd.dtype() != data.dtype()) return ctx.error("data and updates differ in dtype");
   Dims strides = strides_of(data.dims());
   int64_t slice = numel_of(Dims(data.dims().begin() + k, data.dims().end()));
@@ -159,15 +168,16 @@ OpSchema scatter_schema(OpKind kind, std::string_view onnx, KernelFn kernel, std
 }  // namespace
 
 const OpSchema& schema_ScatterElements() {
-  static const OpSchema s = scatter_schema(OpKind::ScatterElements, "ScatterElements", kernel_scatter_elements,
-                                           {attr_int("axis", 0)},
-                                           "data with updates written along axis at indices (optional reduction)");
+  static const OpSchema s = scatter_schema(
+      OpKind::ScatterElements, "ScatterElements", kernel_scatter_elements, {attr_int("axis", 0)},
+      "data with updates written along axis at indices (optional reduction)");
   return s;
 }
 
 const OpSchema& schema_ScatterND() {
-  static const OpSchema s = scatter_schema(OpKind::ScatterND, "ScatterND", kernel_scatter_nd, {},
-                                           "data with update slices written at index tuples (optional reduction)");
+  static const OpSchema s =
+      scatter_schema(OpKind::ScatterND, "ScatterND", kernel_scatter_nd, {},
+                     "data with update slices written at index tuples (optional reduction)");
   return s;
 }
 

@@ -301,7 +301,8 @@ Status kernel_unique(KernelContext& ctx) {
     y_dims[axis] = nu;
   }
   y.reshape(y_dims);
-  std::vector<Tensor> outs = {std::move(y), int64_vector(indices), int64_vector(inverse), int64_vector(counts)};
+  std::vector<Tensor> outs = {std::move(y), int64_vector(indices), int64_vector(inverse),
+                              int64_vector(counts)};
   for (size_t i = 0; i < ctx.outputs.size(); ++i) ctx.outputs[i] = std::move(outs[i]);
   return Status::ok();
 }

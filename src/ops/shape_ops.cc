@@ -118,7 +118,8 @@ Expected<int64_t> range_count(const NodeContext& ctx, T start, T limit, T delta)
 }
 
 Status check_range_inputs(const NodeContext& ctx, const std::vector<DType>& types) {
-  if (types[0] != types[1] || types[0] != types[2]) return ctx.error("start, limit and delta must share a dtype");
+  if (types[0] != types[1] || types[0] != types[2])
+    return ctx.error("start, limit and delta must share a dtype");
   DType t = types[0];
   if (t != DType::F32 && t != DType::F64 && t != DType::I16 && t != DType::I32 && t != DType::I64)
     return ctx.error("dtype {} is not supported (f32, f64, i16, i32, i64)", dtype_name(t));
@@ -128,11 +129,16 @@ Status check_range_inputs(const NodeContext& ctx, const std::vector<DType>& type
 template <typename F>
 Status visit_range(DType t, F&& f) {
   switch (t) {
-    case DType::F32: return f(TypeTag<float>{});
-    case DType::F64: return f(TypeTag<double>{});
-    case DType::I16: return f(TypeTag<int16_t>{});
-    case DType::I32: return f(TypeTag<int32_t>{});
-    default: return f(TypeTag<int64_t>{});
+    case DType::F32:
+      return f(TypeTag<float>{});
+    case DType::F64:
+      return f(TypeTag<double>{});
+    case DType::I16:
+      return f(TypeTag<int16_t>{});
+    case DType::I32:
+      return f(TypeTag<int32_t>{});
+    default:
+      return f(TypeTag<int64_t>{});
   }
 }
 
@@ -144,7 +150,8 @@ Status infer_range(InferContext& ctx) {
   if (s && l && d && s->numel() == 1 && l->numel() == 1 && d->numel() == 1) {
     WEEC_TRY(visit_range(t, [&](auto tag) -> Status {
       using T = typename decltype(tag)::type;
-      WEEC_ASSIGN_OR_RETURN(int64_t n, range_count<T>(ctx, s->data<T>()[0], l->data<T>()[0], d->data<T>()[0]));
+      WEEC_ASSIGN_OR_RETURN(int64_t n,
+                            range_count<T>(ctx, s->data<T>()[0], l->data<T>()[0], d->data<T>()[0]));
       out.dims[0] = Dim::known(n);
       return Status::ok();
     }));
@@ -156,7 +163,8 @@ Status infer_range(InferContext& ctx) {
 Status kernel_range(KernelContext& ctx) {
   const Tensor &s = ctx.input(0), &l = ctx.input(1), &d = ctx.input(2);
   WEEC_TRY(check_range_inputs(ctx, {s.dtype(), l.dtype(), d.dtype()}));
-  if (s.numel() != 1 || l.numel() != 1 || d.numel() != 1) return ctx.error("start, limit and delta must be scalars");
+  if (s.numel() != 1 || l.numel() != 1 || d.numel() != 1)
+    return ctx.error("start, limit and delta must be scalars");
   return visit_range(s.dtype(), [&](auto tag) -> Status {
     using T = typename decltype(tag)::type;
     T start = s.data<T>()[0], delta = d.data<T>()[0];
@@ -185,7 +193,8 @@ Expected<DType> eye_dtype(const NodeContext& ctx, DType input) {
 
 Status infer_eye_like(InferContext& ctx) {
   const TensorType& in = ctx.input_type(0);
-  if (in.shape.rank_known && in.shape.rank() != 2) return ctx.error("input must be 2-D, got {}", type_str(in));
+  if (in.shape.rank_known && in.shape.rank() != 2)
+    return ctx.error("input must be 2-D, got {}", type_str(in));
   WEEC_ASSIGN_OR_RETURN(DType t, eye_dtype(ctx, in.dtype));
   ctx.outputs[0] = TensorType{t, in.shape.rank_known ? in.shape : Shape::of_rank(2)};
   return Status::ok();

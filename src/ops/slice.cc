@@ -44,7 +44,8 @@ struct SliceSpec {
 
 // Validates lengths, normalises axes (no repeats), fills default axes/steps.
 Expected<SliceSpec> make_spec(const NodeContext& ctx, std::vector<int64_t> starts, std::vector<int64_t> ends,
-                              const std::vector<int64_t>* axes, const std::vector<int64_t>* steps, int64_t rank) {
+                              const std::vector<int64_t>* axes, const std::vector<int64_t>* steps,
+                              int64_t rank) {
   SliceSpec s{std::move(starts), std::move(ends), {}, {}};
   size_t n = s.starts.size();
   if (s.ends.size() != n) return ctx.error("starts has {} values but ends has {}", n, s.ends.size());
@@ -119,9 +120,10 @@ Status kernel_slice(KernelContext& ctx) {
   std::vector<int64_t> axes_v, steps_v;
   if (ctx.has_input(3)) axes_v = ctx.input(3).to_int_vector();
   if (ctx.has_input(4)) steps_v = ctx.input(4).to_int_vector();
-  WEEC_ASSIGN_OR_RETURN(SliceSpec spec,
-                        make_spec(ctx, ctx.input(1).to_int_vector(), ctx.input(2).to_int_vector(),
-                                  ctx.has_input(3) ? &axes_v : nullptr, ctx.has_input(4) ? &steps_v : nullptr, rank));
+  WEEC_ASSIGN_OR_RETURN(
+      SliceSpec spec,
+      make_spec(ctx, ctx.input(1).to_int_vector(), ctx.input(2).to_int_vector(),
+                ctx.has_input(3) ? &axes_v : nullptr, ctx.has_input(4) ? &steps_v : nullptr, rank));
   std::vector<AxisSlice> per(rank);
   for (int64_t d = 0; d < rank; ++d) per[d] = AxisSlice{0, 1, in.dim(d)};
   for (size_t i = 0; i < spec.axes.size(); ++i)

@@ -70,7 +70,8 @@ Status import_tile(ImportContext& ctx) {
   if (axis < 0 || axis >= s.rank()) return ctx.error("Tile-1 axis is out of range");
   std::vector<int64_t> reps(s.rank(), 1);
   reps[axis] = tiles;
-  ctx.emit(OpKind::Tile, {ctx.inputs[0], ctx.constant("repeats", int64_vector(reps))}, ctx.outputs, ctx.attrs);
+  ctx.emit(OpKind::Tile, {ctx.inputs[0], ctx.constant("repeats", int64_vector(reps))}, ctx.outputs,
+           ctx.attrs);
   return Status::ok();
 }
 

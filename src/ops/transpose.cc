@@ -63,7 +63,8 @@ Expected<std::vector<int64_t>> transpose_perm(const NodeContext& ctx, int64_t ra
     for (int64_t& p : perm)
       if (p < 0) p += rank;  // tolerated, as ONNX Runtime does
     if (!is_permutation(perm, rank))
-      return ctx.error("perm [{}] is not a permutation of rank {}", fmt::join(ctx.attrs.ints("perm"), ","), rank);
+      return ctx.error("perm [{}] is not a permutation of rank {}", fmt::join(ctx.attrs.ints("perm"), ","),
+                       rank);
   } else {
     for (int64_t i = rank - 1; i >= 0; --i) perm.push_back(i);
   }

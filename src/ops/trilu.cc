@@ -8,7 +8,8 @@ namespace {
 
 Status infer_trilu(InferContext& ctx) {
   const TensorType& in = ctx.input_type(0);
-  if (in.shape.rank_known && in.shape.rank() < 2) return ctx.error("input must have rank >= 2, got {}", type_str(in));
+  if (in.shape.rank_known && in.shape.rank() < 2)
+    return ctx.error("input must have rank >= 2, got {}", type_str(in));
   return infer_same_as_input0(ctx);
 }
 

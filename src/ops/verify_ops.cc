@@ -21,8 +21,8 @@ Status check_node_with_ops(const Node& node) {
   for (size_t i = 0; i < node.outputs.size(); ++i) {
     const Value* out = node.outputs[i];
     if (out && !type_compatible(out->type, ctx.outputs[i]))
-      return error("{}: output {} {} has type {} but inference gives {}", node.describe(), i, value_ref(out->name),
-                   type_text(out->type), type_text(ctx.outputs[i]));
+      return error("{}: output {} {} has type {} but inference gives {}", node.describe(), i,
+                   value_ref(out->name), type_text(out->type), type_text(ctx.outputs[i]));
   }
   return Status::ok();
 }

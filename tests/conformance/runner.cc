@@ -21,6 +21,7 @@
 #include "frontend/onnx/importer.h"
 #include "frontend/onnx/tensor_proto.h"
 #include "interp/interpreter.h"
+#include "ops/verify_ops.h"
 
 namespace fs = std::filesystem;
 using namespace weec;
@@ -72,6 +73,8 @@ void run_test(TestCase& tc, const std::map<std::string, Override>& overrides) {
   auto model = import_onnx_file((tc.dir / "model.onnx").string());
   if (!model) return done("fail", summarize_reason(model.status().message()));
   const Graph& g = *model->graph;
+  // Every imported graph must pass the verifier (SSA, order, types agree).
+  if (Status st = verify_graph_with_ops(g); !st) return done("fail", "verifier: " + summarize_reason(st.message()));
   Tolerance tol;
   if (auto it = overrides.find(tc.name); it != overrides.end()) tol = it->second.tol;
 

@@ -153,8 +153,9 @@ TEST(OpsControlFlow, IfPicksBranchReadingOuterValue) {
   eb.output(eb.op(OpKind::Neg, {x}));
   ASSERT_TRUE(tb.status().is_ok() && eb.status().is_ok());
 
-  Value* y = b.op(OpKind::If, {cond},
-                  {{"then_branch", Attribute::of_graph(then_g)}, {"else_branch", Attribute::of_graph(else_g)}});
+  Value* y =
+      b.op(OpKind::If, {cond},
+           {{"then_branch", Attribute::of_graph(then_g)}, {"else_branch", Attribute::of_graph(else_g)}});
   b.output(y);
   ASSERT_TRUE(b.status().is_ok()) << b.status().message();
   EXPECT_EQ(type_str(y->type), "f32[3]");
@@ -177,8 +178,9 @@ TEST(OpsControlFlow, IfMergesDifferingBranchDims) {
   then_g->outputs.push_back(then_g->add_constant("a", Tensor::from_vector<float>({3}, {1, 2, 3})));
   auto else_g = subgraph(g, "else");
   else_g->outputs.push_back(else_g->add_constant("b", Tensor::from_vector<float>({2}, {4, 5})));
-  Value* y = b.op(OpKind::If, {cond},
-                  {{"then_branch", Attribute::of_graph(then_g)}, {"else_branch", Attribute::of_graph(else_g)}});
+  Value* y =
+      b.op(OpKind::If, {cond},
+           {{"then_branch", Attribute::of_graph(then_g)}, {"else_branch", Attribute::of_graph(else_g)}});
   b.output(y);
   ASSERT_TRUE(b.status().is_ok()) << b.status().message();
   EXPECT_EQ(type_str(y->type), "f32[?]");

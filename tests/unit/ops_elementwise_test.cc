@@ -49,8 +49,10 @@ void expect_floats(const Tensor& t, const std::vector<float>& want) {
   std::vector<float> got = floats(t);
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) {
-    if (std::isnan(want[i])) EXPECT_TRUE(std::isnan(got[i])) << "element " << i << " = " << got[i];
-    else EXPECT_EQ(got[i], want[i]) << "element " << i;
+    if (std::isnan(want[i]))
+      EXPECT_TRUE(std::isnan(got[i])) << "element " << i << " = " << got[i];
+    else
+      EXPECT_EQ(got[i], want[i]) << "element " << i;
   }
 }
 
@@ -64,7 +66,8 @@ struct UnaryCase {
 TEST(OpsElementwise, UnaryFloatSemantics) {
   const UnaryCase cases[] = {
       // Round: ONNX spec examples plus ties (half to even), NaN and inf.
-      {OpKind::Round, {0.5f, 1.5f, 2.5f, -2.5f, -0.5f, 2.3f, -4.5f, 0.9f, kNaN, -kInf},
+      {OpKind::Round,
+       {0.5f, 1.5f, 2.5f, -2.5f, -0.5f, 2.3f, -4.5f, 0.9f, kNaN, -kInf},
        {0.f, 2.f, 2.f, -2.f, -0.f, 2.f, -4.f, 1.f, kNaN, -kInf}},
       // IEEE: sqrt of a negative is NaN, log(0) = -inf, 1/0 = inf, 1/-0 = -inf.
       {OpKind::Sqrt, {-1.f, 4.f, kInf, kNaN}, {kNaN, 2.f, kInf, kNaN}},
@@ -152,7 +155,8 @@ TEST(OpsElementwise, ClipWithMissingMinAndIntegers) {
   Tensor x = f32({-100.f, 1.f, 3.f, kNaN, kInf});
   Tensor max = Tensor::scalar<float>(2.f);
   // Inputs (x, <omitted min>, max): only the upper bound applies; NaN passes through.
-  expect_floats(run1(OpKind::Clip, {x, Tensor(), max}, {}, {true, false, true}), {-100.f, 1.f, 2.f, kNaN, 2.f});
+  expect_floats(run1(OpKind::Clip, {x, Tensor(), max}, {}, {true, false, true}),
+                {-100.f, 1.f, 2.f, kNaN, 2.f});
   // No bounds at all: identity, infinities included.
   expect_floats(run1(OpKind::Clip, {x}), {-100.f, 1.f, 3.f, kNaN, kInf});
   // min > max: numpy.clip gives max everywhere.
@@ -226,8 +230,9 @@ TEST(OpsElementwise, CastFloatToIntTruncatesAndSaturates) {
   EXPECT_EQ(run1(OpKind::Cast, {Tensor::from_vector<int32_t>({2}, {300, -1})}, {{"to", Attribute::of_int(2)}})
                 .to_int_vector(),
             (std::vector<int64_t>{44, 255}));
-  EXPECT_EQ(run1(OpKind::Cast, {f32({0.f, -0.f, kNaN, 0.5f})}, {{"to", Attribute::of_int(9)}}).to_int_vector(),
-            (std::vector<int64_t>{0, 0, 1, 1}));
+  EXPECT_EQ(
+      run1(OpKind::Cast, {f32({0.f, -0.f, kNaN, 0.5f})}, {{"to", Attribute::of_int(9)}}).to_int_vector(),
+      (std::vector<int64_t>{0, 0, 1, 1}));
 }
 
 TEST(OpsElementwise, CastStringsBothWays) {
@@ -240,17 +245,44 @@ TEST(OpsElementwise, CastStringsBothWays) {
   si.strings() = {"9007199254740993"};
   EXPECT_EQ(run1(OpKind::Cast, {si}, {{"to", Attribute::of_int(7)}}).to_int_vector(),
             (std::vector<int64_t>{9007199254740993LL}));
-  // Shortest round-trip text, as numpy's str(): 0.1f -> "0.1", 1e-5f -> "1e-05".
-  Tensor back = run1(OpKind::Cast, {f32({0.1f, 1e-5f, kNaN, -kInf, 2.5f})}, {{"to", Attribute::of_int(8)}});
-  EXPECT_EQ(back.strings(), (std::vector<std::string>{"0.1", "1e-05", "NaN", "-INF", "2.5"}));
+  // Shortest round-trip text, as numpy's str(): 0.1f -> "0.1", 1e-5f -> "1e-05", 100 -> "100.0".
+  Tensor back =
+      run1(OpKind::Cast, {f32({0.1f, 1e-5f, kNaN, -kInf, 2.5f, -100.f})}, {{"to", Attribute::of_int(8)}});
+  EXPECT_EQ(back.strings(), (std::vector<std::string>{"0.1", "1e-05", "NaN", "-INF", "2.5", "-100.0"}));
+  // f16 0.1 is 0x2E66 (bits from numpy) = 1638/16384 = 0.0999755859375; numpy prints the shortest text that
+  // rounds back to that half: "0.1".
+  Tensor h(DType::F16, {1});
+  h.data<uint16_t>()[0] = 0x2E66;
+  EXPECT_EQ(run1(OpKind::Cast, {h}, {{"to", Attribute::of_int(8)}}).strings(),
+            (std::vector<std::string>{"0.1"}));
   Tensor bad(DType::String, {1});
   bad.strings() = {"hello"};
   Graph g;
   Builder b(g, infer_node);
-  b.output(b.op(OpKind::Cast, {b.input("s", static_type(DType::String, {1}))}, {{"to", Attribute::of_int(1)}}));
+  b.output(
+      b.op(OpKind::Cast, {b.input("s", static_type(DType::String, {1}))}, {{"to", Attribute::of_int(1)}}));
   auto r = run_graph(g, {&bad});
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(r.status().message().find("hello"), std::string::npos);
+}
+
+TEST(OpsElementwise, UnknownRankInputsInferUnknownRank) {
+  Graph g;
+  Builder b(g, infer_node);
+  TensorType unk{DType::F32, Shape::unknown_rank()};
+  Value* x = b.input("x", unk);
+  Value* c = b.input("c", TensorType{DType::Bool, Shape::unknown_rank()});
+  Value* s = b.input("s", static_type(DType::F32, {3}));
+  Value* k = b.input("k", static_type(DType::F32, {}));
+  std::vector<Value*> outs = {
+      b.op(OpKind::Exp, {x}),       b.op(OpKind::PRelu, {x, s}),
+      b.op(OpKind::Clip, {x, k}),   b.op(OpKind::Where, {c, x, s}),
+      b.op(OpKind::Max, {s, x, s}), b.op(OpKind::Cast, {x}, {{"to", Attribute::of_int(7)}}),
+      b.op(OpKind::Less, {x, s})};
+  ASSERT_TRUE(b.status().is_ok()) << b.status().message();
+  for (Value* v : outs) EXPECT_FALSE(v->type.shape.rank_known) << type_str(v->type);
+  EXPECT_EQ(outs[5]->type.dtype, DType::I64);
+  EXPECT_EQ(outs[6]->type.dtype, DType::Bool);
 }
 
 // ---- import hooks for legacy opsets ----
@@ -265,7 +297,8 @@ Tensor import_and_run(OpKind op, int opset, const std::vector<Tensor>& feeds, At
     ins.push_back(g.add_input("x" + std::to_string(i), static_type(feeds[i].dtype(), feeds[i].dims())));
     feed.push_back(&feeds[i]);
   }
-  for (size_t i = 0; i < consts.size(); ++i) ins.push_back(g.add_constant("c" + std::to_string(i), consts[i]));
+  for (size_t i = 0; i < consts.size(); ++i)
+    ins.push_back(g.add_constant("c" + std::to_string(i), consts[i]));
   Value* out = g.add_value("y");
   ImportContext ctx(g, opset, "n", ins, {out}, std::move(attrs));
   const OpSchema& s = op_schema(op);
@@ -284,13 +317,15 @@ Tensor import_and_run(OpKind op, int opset, const std::vector<Tensor>& feeds, At
 TEST(OpsElementwise, LegacyClipAttributesBecomeInputs) {
   Tensor x = f32({-5.f, 0.5f, 5.f, kInf});
   // Opset 6 with min=0, max=1.
-  expect_floats(import_and_run(OpKind::Clip, 6, {x}, {{"min", Attribute::of_float(0)}, {"max", Attribute::of_float(1)}}),
+  expect_floats(import_and_run(OpKind::Clip, 6, {x},
+                               {{"min", Attribute::of_float(0)}, {"max", Attribute::of_float(1)}}),
                 {0.f, 0.5f, 1.f, 1.f});
   // Opset 6 default max is FLT_MAX (numeric_limits<float>::max()), so +inf clips to it.
   expect_floats(import_and_run(OpKind::Clip, 6, {x}, {{"min", Attribute::of_float(0)}}),
                 {0.f, 0.5f, 5.f, std::numeric_limits<float>::max()});
   // Opset 1 has no defaults: no upper bound.
-  expect_floats(import_and_run(OpKind::Clip, 1, {x}, {{"min", Attribute::of_float(0)}}), {0.f, 0.5f, 5.f, kInf});
+  expect_floats(import_and_run(OpKind::Clip, 1, {x}, {{"min", Attribute::of_float(0)}}),
+                {0.f, 0.5f, 5.f, kInf});
 }
 
 TEST(OpsElementwise, LegacyCastStringTo) {
@@ -314,12 +349,36 @@ TEST(OpsElementwise, LegacyPReluSlopeIsPerChannel) {
   expect_floats(y, {-1, 4, -6, 4});
 }
 
+TEST(OpsElementwise, LegacyPReluSlopeFromInputAndClipAfterANode) {
+  // PRelu opset 6 with a non-constant slope: an Unsqueeze makes it [2,1,1]; same result as above.
+  Tensor x = Tensor::from_vector<float>({1, 2, 1, 2}, {-2, 4, -2, 4});
+  expect_floats(import_and_run(OpKind::PRelu, 6, {x, f32({0.5f, 3.f})}, {}), {-1, 4, -6, 4});
+  // Clip opset 6 whose input comes from an earlier node: its dtype (f64) is inferred at import, so
+  // the bounds become f64 constants. Abs(-3, 0.25) = 3, 0.25 -> clipped to [0.5, 2]: 2, 0.5.
+  Graph g;
+  Value* in = g.add_input("x", static_type(DType::F64, {2}));
+  Value* a = g.add_value("a");
+  g.add_node(OpKind::Abs, {in}, {a});
+  Value* out = g.add_value("y");
+  ImportContext ctx(g, 6, "clip", {a}, {out},
+                    {{"min", Attribute::of_float(0.5f)}, {"max", Attribute::of_float(2)}});
+  ASSERT_TRUE(op_schema(OpKind::Clip).import(ctx).is_ok());
+  g.outputs.push_back(out);
+  ASSERT_TRUE(infer_graph(g).is_ok());
+  EXPECT_TRUE(g.nodes().back()->inputs[1]->is_constant());
+  EXPECT_EQ(g.nodes().back()->inputs[1]->type.dtype, DType::F64);
+  Tensor xv = Tensor::from_vector<double>({2}, {-3, 0.25});
+  auto r = run_graph(g, {&xv});
+  ASSERT_TRUE(r.has_value()) << r.status().message();
+  expect_floats((*r)[0], {2.f, 0.5f});
+}
+
 TEST(OpsElementwise, LegacyEqualBroadcastAxis) {
   // Opset 1 Equal with broadcast=1, axis=0: b [2] aligns with a's dim 0 of [2,3].
   Tensor a = Tensor::from_vector<int32_t>({2, 3}, {1, 1, 2, 5, 5, 5});
   Tensor b = Tensor::from_vector<int32_t>({2}, {1, 5});
-  Tensor y = import_and_run(OpKind::Equal, 1, {a, b},
-                            {{"broadcast", Attribute::of_int(1)}, {"axis", Attribute::of_int(0)}});
+  Tensor y = import_and_run(OpKind::Equal, 1, {a},
+                            {{"broadcast", Attribute::of_int(1)}, {"axis", Attribute::of_int(0)}}, {b});
   EXPECT_EQ(y.to_int_vector(), (std::vector<int64_t>{1, 1, 0, 1, 1, 1}));
 }
 

@@ -16,7 +16,9 @@ constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
 
 Tensor i64s(const std::vector<int64_t>& v) { return Tensor::from_vector<int64_t>({(int64_t)v.size()}, v); }
 
-std::vector<float> floats(const Tensor& t) { return std::vector<float>(t.data<float>(), t.data<float>() + t.numel()); }
+std::vector<float> floats(const Tensor& t) {
+  return std::vector<float>(t.data<float>(), t.data<float>() + t.numel());
+}
 
 Shape sym_shape(std::vector<Dim> dims) {
   Shape s;
@@ -125,7 +127,8 @@ TEST(OpsShape, PadReflectAndEdge) {
   // numpy: np.pad(x, ((0, 1), (3, 2)), 'edge')
   r = run1(OpKind::Pad, x, {i64s({0, 3, 1, 2})}, {{"mode", Attribute::of_string("edge")}});
   ASSERT_TRUE(r.has_value()) << r.status().message();
-  EXPECT_EQ(floats(*r), (std::vector<float>{1, 1, 1, 1, 2, 3, 3, 3, 4, 4, 4, 4, 5, 6, 6, 6, 4, 4, 4, 4, 5, 6, 6, 6}));
+  EXPECT_EQ(floats(*r),
+            (std::vector<float>{1, 1, 1, 1, 2, 3, 3, 3, 4, 4, 4, 4, 5, 6, 6, 6, 4, 4, 4, 4, 5, 6, 6, 6}));
   // Constant with a value; a negative pad crops.
   r = run1(OpKind::Pad, x, {i64s({0, -1, 0, 1}), Tensor::scalar<float>(9)});
   ASSERT_TRUE(r.has_value()) << r.status().message();
@@ -138,14 +141,15 @@ TEST(OpsShape, ResizeNearestAndLinear) {
   auto r = run1(OpKind::Resize, x, {Tensor(DType::F32, {0}), Tensor::from_vector<float>({4}, {1, 1, 2, 3})});
   ASSERT_TRUE(r.has_value()) << r.status().message();
   EXPECT_EQ(r->dims(), (Dims{1, 1, 4, 6}));
-  EXPECT_EQ(floats(*r), (std::vector<float>{1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 3, 3, 3, 4, 4, 4}));
+  EXPECT_EQ(floats(*r),
+            (std::vector<float>{1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 3, 3, 3, 4, 4, 4}));
   // linear, half_pixel, sizes 4x4: source coords -0.25, 0.25, 0.75, 1.25 (clamped
   // at the edges), so each axis interpolates [a, b] to [a, .75a+.25b, .25a+.75b, b].
   r = run1(OpKind::Resize, x, {Tensor(DType::F32, {0}), Tensor(DType::F32, {0}), i64s({1, 1, 4, 4})},
            {{"mode", Attribute::of_string("linear")}});
   ASSERT_TRUE(r.has_value()) << r.status().message();
-  EXPECT_EQ(floats(*r), (std::vector<float>{1, 1.25, 1.75, 2, 1.5, 1.75, 2.25, 2.5, 2.5, 2.75, 3.25, 3.5, 3, 3.25,
-                                            3.75, 4}));
+  EXPECT_EQ(floats(*r), (std::vector<float>{1, 1.25, 1.75, 2, 1.5, 1.75, 2.25, 2.5, 2.5, 2.75, 3.25, 3.5, 3,
+                                            3.25, 3.75, 4}));
   // linear, align_corners, scales 0.6 on [1,2,3,4]: 1 output of 2.4 wide -> x=1
   // maps to 1 * 3 / 1.4 (the resized length is scale * input length).
   Tensor row = Tensor::from_vector<float>({1, 4}, {1, 2, 3, 4});
@@ -199,9 +203,9 @@ TEST(OpsShape, InferenceUsesConstantShapeInputsOnly) {
   Value* e2 = b.op(OpKind::Expand, {x, dyn});
   Value* t = b.op(OpKind::Tile, {x, b.constant("r", i64s({1, 2, 2}))});
   Value* c = b.op(OpKind::ConstantOfShape, {b.constant("cs", i64s({2, 5}))});
-  Value* rg = b.op(OpKind::Range, {b.constant("a", Tensor::scalar<int64_t>(10)),
-                                   b.constant("l", Tensor::scalar<int64_t>(4)),
-                                   b.constant("d", Tensor::scalar<int64_t>(-3))});
+  Value* rg = b.op(OpKind::Range,
+                   {b.constant("a", Tensor::scalar<int64_t>(10)), b.constant("l", Tensor::scalar<int64_t>(4)),
+                    b.constant("d", Tensor::scalar<int64_t>(-3))});
   Value* sl = b.op(OpKind::Slice, {x, b.constant("st", i64s({0})), b.constant("en", i64s({kMax}))});
   ASSERT_TRUE(b.status().is_ok()) << b.status().message();
   EXPECT_EQ(shape_str(e1->type.shape), "[N,4,3]");
