@@ -9,6 +9,7 @@ bash scripts/setup.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
 cmake --build build --target weec
 
+mkdir -p out/fashion_mnist
 WEEC=./build/tools/weec/weec
 EX=examples/fashion_mnist
 echo "== weec show $EX/model.onnx"

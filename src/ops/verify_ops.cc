@@ -8,10 +8,8 @@ namespace weec {
 
 Status check_node_with_ops(const Node& node) {
   const OpSchema& s = op_schema(node.op);
-  // A weak stub (op file not written yet) has no arity or inference to check against.
-  if (!s.infer && !s.kernel) return Status::ok();
   WEEC_TRY(validate_node(node));
-  if (!s.infer) return Status::ok();
+  if (!s.infer) return error("{}: op has no type inference", node.describe());
   // Inference into a fresh context, so the node's stored types stay untouched.
   InferContext ctx(node, s);
   WEEC_TRY(s.infer(ctx));

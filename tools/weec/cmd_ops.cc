@@ -16,8 +16,8 @@ Runner add_ops(CLI::App& app) {
                  fusion_kind_name(s.fusion), s.doc);
       ++n;
     }
-    fmt::print("{} operators. ONNX ops outside this list that ONNX defines as functions (e.g. Celu,\n"
-               "LayerNormalization before weec had it) are expanded into these at import.\n", n);
+    fmt::print("{} operators. ONNX ops not listed that ONNX defines as functions of other ops\n"
+               "(e.g. HannWindow, BlackmanWindow) are expanded into these at import.\n", n);
     return Status::ok();
   };
 }

@@ -17,15 +17,19 @@ int main(int argc, char** argv) {
       "  weec run examples/fashion_mnist/model.onnx --input image=examples/fashion_mnist/input_0.npy -o out\n"
       "Run `weec COMMAND --help` for a command's options.");
   std::vector<std::pair<CLI::App*, weec::cli::Runner>> commands;
-  auto add = [&](const char* name, const char* help, auto adder) {
+  auto add = [&](const char* name, const char* help, auto adder, const char* example) {
     CLI::App* sub = app.add_subcommand(name, help);
+    sub->footer(std::string("Example:\n  ") + example);
     commands.push_back({sub, adder(*sub)});
   };
-  add("show", "Print a model's IR (text, with types) and a summary; --dot writes Graphviz", weec::cli::add_show);
-  add("run", "Run a model in the reference interpreter on .npy/.pb inputs", weec::cli::add_run);
+  add("show", "Print a model's IR (text, with types) and a summary; --dot writes Graphviz", weec::cli::add_show,
+      "weec show examples/fashion_mnist/model.onnx --dot model.dot -o model.wir");
+  add("run", "Run a model in the reference interpreter on .npy/.pb inputs", weec::cli::add_run,
+      "weec run examples/fashion_mnist/model.onnx --input image=examples/fashion_mnist/input_0.npy -o out --npy");
   add("compare", "Compare two tensor files (.npy/.pb) within a tolerance; exit 1 if they differ",
-      weec::cli::add_compare);
-  add("ops", "List the operators weec supports, with ONNX opsets and fusion kinds", weec::cli::add_ops);
+      weec::cli::add_compare, "weec compare out/output_0.npy examples/fashion_mnist/expected_output_0.npy --atol 1e-5");
+  add("ops", "List the operators weec supports, with ONNX opsets and fusion kinds", weec::cli::add_ops,
+      "weec ops | grep -i conv");
   CLI11_PARSE(app, argc, argv);
   for (auto& [sub, runner] : commands) {
     if (!sub->parsed()) continue;

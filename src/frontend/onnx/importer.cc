@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <unordered_map>
 
@@ -57,7 +58,26 @@ class Importer {
   std::map<std::string, int64_t> opsets_;
   std::map<std::string, const onnx::FunctionProto*> functions_;
   int inline_depth_ = 0;
+  // Dtypes for untyped inputs of the next subgraph imported (Loop/Scan bodies
+  // may leave their inputs untyped; the enclosing node's inputs decide them).
+  std::vector<std::optional<DType>> subgraph_input_dtypes_;
 };
+
+// Loop body inputs: (iteration i64, cond bool, carried = node inputs 2..);
+// Scan body inputs: node inputs in order (states, then scan elements).
+std::vector<std::optional<DType>> body_input_dtypes(const std::string& op, const std::vector<Value*>& ins) {
+  std::vector<std::optional<DType>> out;
+  auto dt = [&](size_t i) -> std::optional<DType> {
+    return i < ins.size() && ins[i] ? std::optional<DType>(ins[i]->type.dtype) : std::nullopt;
+  };
+  if (op == "Loop") {
+    out = {DType::I64, DType::Bool};
+    for (size_t i = 2; i < ins.size(); ++i) out.push_back(dt(i));
+  } else if (op == "Scan") {
+    for (size_t i = 0; i < ins.size(); ++i) out.push_back(dt(i));
+  }
+  return out;
+}
 
 Expected<TensorType> Importer::convert_type(const onnx::TypeProto& tp, const std::string& what) {
   if (!tp.has_tensor_type()) {
@@ -164,8 +184,16 @@ Status Importer::import_graph(const onnx::GraphProto& gp, Graph& g, const Scope*
     scope.names[init.name()] = g.add_constant(init.name(), std::move(*t));
   }
   if (gp.sparse_initializer_size() > 0) return error("sparse initializers are not supported");
-  for (auto& in : gp.input()) {
+  std::vector<std::optional<DType>> hints = std::move(subgraph_input_dtypes_);
+  subgraph_input_dtypes_.clear();
+  for (int k = 0; k < gp.input_size(); ++k) {
+    const auto& in = gp.input(k);
     if (scope.names.count(in.name())) continue;  // IR < 4: initializers are listed as inputs too
+    if (parent && !in.type().has_tensor_type() && !in.type().has_sequence_type() && !in.type().has_optional_type() &&
+        k < (int)hints.size() && hints[k]) {
+      scope.names[in.name()] = g.add_input(in.name(), TensorType{*hints[k], Shape::unknown_rank()});
+      continue;
+    }
     WEEC_ASSIGN_OR_RETURN(TensorType t, convert_type(in.type(), fmt::format("graph input '{}'", in.name())));
     scope.names[in.name()] = g.add_input(in.name(), t);
   }
@@ -264,6 +292,7 @@ Status Importer::import_node(const onnx::NodeProto& np, Graph& g, Scope& scope, 
   for (auto& ap : np.attribute()) {
     if (ap.name() == "consumed_inputs") continue;  // legacy memory hint, no semantics
     if (!ap.ref_attr_name().empty()) return fail(fmt::format("attribute '{}' refers to an outer attribute", ap.name()));
+    if (ap.name() == "body") subgraph_input_dtypes_ = body_input_dtypes(np.op_type(), ins);
     auto a = convert_attr(ap, g, scope);
     if (!a) return a.status().message().rfind("node '", 0) == 0 ? a.status() : fail(a.status().message());
     attrs[ap.name()] = std::move(*a);
