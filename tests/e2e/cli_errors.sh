@@ -21,6 +21,13 @@ expect_error "expected f32" "$WEEC" run "$EX/model.onnx" --input image="$EX/labe
 expect_error "expected .npy or .pb" "$WEEC" run "$EX/model.onnx" --input image="$EX/README.md" -o "$OUT/o2"
 head -c 100 "$EX/input_0.npy" > "$OUT/bad.npy"
 expect_error "truncated" "$WEEC" run "$EX/model.onnx" --input image="$OUT/bad.npy" -o "$OUT/o3"
+# Text IR gets the verifier: unknown attributes and types that disagree with inference.
+printf 'graph main(%%x: f32[2]) -> (%%y) {\n  %%y: f32[2] = Relu(%%x) {alpha=1.0}\n  return %%y\n}\n' > "$OUT/attr.wir"
+expect_error "unknown attribute 'alpha'" "$WEEC" show "$OUT/attr.wir"
+printf 'graph main(%%x: f32[2]) -> (%%y) {\n  %%y: f32[3] = Relu(%%x)\n  return %%y\n}\n' > "$OUT/type.wir"
+expect_error "inference gives f32[2]" "$WEEC" show "$OUT/type.wir"
+printf 'graph main(%%x: f32[2]) -> (%%y) {\n  %%y: f32[2] = Relu(%%x\n' > "$OUT/syntax.wir"
+expect_error "3:1" "$WEEC" run "$OUT/syntax.wir"
 for d in o1 o2 o3; do
   if [ -n "$(ls -A "$OUT/$d" 2>/dev/null)" ]; then echo "FAIL: $d has partial outputs"; fails=$((fails+1)); fi
 done

@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "ir/parser.h"
 #include "ops/registry.h"
+#include "ops/verify_ops.h"
 
 namespace weec::cli {
 
@@ -55,6 +56,9 @@ Expected<ImportedModel> load_model(const std::string& path, const std::vector<st
     if (!im) return im.status();
     m = std::move(*im);
   }
+  // Hand-written .wir text gets the same checks as an import: SSA, order,
+  // arity, attributes, and types that agree with each op's inference.
+  WEEC_TRY(verify_graph_with_ops(*m.graph).with_context(path));
   for (auto& spec : input_shapes) WEEC_TRY(bind_input_shape(*m.graph, spec));
   WEEC_TRY(infer_graph(*m.graph).with_context(path));
   return m;
