@@ -66,9 +66,9 @@ class [[nodiscard]] Expected {
 #define WEEC_CONCAT(a, b) WEEC_CONCAT_INNER(a, b)
 
 // Returns early from the enclosing function if `expr` (a Status) failed.
-#define WEEC_TRY(expr)                           \
-  do {                                           \
-    ::weec::Status weec_status_ = (expr);        \
+#define WEEC_TRY(expr)                              \
+  do {                                              \
+    ::weec::Status weec_status_ = (expr);           \
     if (!weec_status_.is_ok()) return weec_status_; \
   } while (0)
 

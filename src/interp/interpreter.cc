@@ -7,7 +7,8 @@ namespace weec {
 Status check_input(const Value& input, const Tensor& t, std::unordered_map<std::string, int64_t>& bindings) {
   const TensorType& ty = input.type;
   if (t.dtype() != ty.dtype)
-    return error("input '{}' has dtype {}, expected {}", input.name, dtype_name(t.dtype()), dtype_name(ty.dtype));
+    return error("input '{}' has dtype {}, expected {}", input.name, dtype_name(t.dtype()),
+                 dtype_name(ty.dtype));
   if (!ty.shape.rank_known) return Status::ok();
   if (t.rank() != ty.shape.rank())
     return error("input '{}' has shape {}, expected {}", input.name, dims_str(t.dims()), type_str(ty));

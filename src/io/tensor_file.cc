@@ -16,9 +16,9 @@ struct NpyType {
   DType dtype;
 };
 constexpr NpyType kNpyTypes[] = {
-    {"f4", DType::F32}, {"f8", DType::F64}, {"f2", DType::F16}, {"i1", DType::I8}, {"u1", DType::U8},
-    {"i2", DType::I16}, {"u2", DType::U16}, {"i4", DType::I32}, {"u4", DType::U32}, {"i8", DType::I64},
-    {"u8", DType::U64}, {"b1", DType::Bool},
+    {"f4", DType::F32}, {"f8", DType::F64}, {"f2", DType::F16}, {"i1", DType::I8},
+    {"u1", DType::U8},  {"i2", DType::I16}, {"u2", DType::U16}, {"i4", DType::I32},
+    {"u4", DType::U32}, {"i8", DType::I64}, {"u8", DType::U64}, {"b1", DType::Bool},
 };
 
 std::string slurp(const std::string& path, Status& st) {
@@ -78,8 +78,8 @@ Expected<Tensor> parse_npy(std::string_view b) {
   size_t data_off = offset + header_len;
   size_t need = (size_t)n * dtype_size(*dt);
   if (b.size() - data_off < need)
-    return error(".npy data is truncated: {} bytes for shape {} of {}, need {}", b.size() - data_off, dims_str(dims),
-                 dtype_name(*dt), need);
+    return error(".npy data is truncated: {} bytes for shape {} of {}, need {}", b.size() - data_off,
+                 dims_str(dims), dtype_name(*dt), need);
   Tensor t(*dt, dims);
   if (!fortran || dims.size() < 2) {
     std::memcpy(t.raw(), b.data() + data_off, need);
@@ -115,7 +115,8 @@ Expected<Tensor> read_npy(const std::string& path) {
 std::string npy_bytes(const Tensor& t) {
   std::string descr;
   for (auto& nt : kNpyTypes)
-    if (nt.dtype == t.dtype()) descr = std::string(t.dtype() == DType::Bool || dtype_size(t.dtype()) == 1 ? "|" : "<") + nt.code;
+    if (nt.dtype == t.dtype())
+      descr = std::string(t.dtype() == DType::Bool || dtype_size(t.dtype()) == 1 ? "|" : "<") + nt.code;
   // numpy's tuple repr: "()", "(5,)", "(2, 3)".
   std::string shape = fmt::format("{}", fmt::join(t.dims(), ", "));
   if (t.rank() == 1) shape += ",";

@@ -35,13 +35,17 @@ size_t dtype_size(DType t) {
   return 0;
 }
 
-bool is_float(DType t) {
-  return t == DType::F32 || t == DType::F64 || t == DType::F16 || t == DType::BF16;
-}
+bool is_float(DType t) { return t == DType::F32 || t == DType::F64 || t == DType::F16 || t == DType::BF16; }
 bool is_integer(DType t) {
   switch (t) {
-    case DType::I8: case DType::U8: case DType::I16: case DType::U16:
-    case DType::I32: case DType::U32: case DType::I64: case DType::U64:
+    case DType::I8:
+    case DType::U8:
+    case DType::I16:
+    case DType::U16:
+    case DType::I32:
+    case DType::U32:
+    case DType::I64:
+    case DType::U64:
       return true;
     default:
       return false;
@@ -87,7 +91,7 @@ uint16_t float_to_half(float f) {
     // Scale to units of 2^-24 and round half to even.
     float a;
     std::memcpy(&a, &absx, 4);
-    float scaled = a * 16777216.0f;  // exact: power of two
+    float scaled = a * 16777216.0f;    // exact: power of two
     float r = std::nearbyint(scaled);  // default rounding mode: nearest even
     return sign | (uint16_t)r;
   }

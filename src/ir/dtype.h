@@ -36,9 +36,9 @@ std::string_view dtype_name(DType t);
 std::optional<DType> dtype_from_name(std::string_view name);
 // Bytes per element; 0 for String (stored out of line).
 size_t dtype_size(DType t);
-bool is_float(DType t);   // f16, bf16, f32, f64
-bool is_integer(DType t); // signed or unsigned integers, not bool
-bool is_signed(DType t);  // signed ints and floats
+bool is_float(DType t);    // f16, bf16, f32, f64
+bool is_integer(DType t);  // signed or unsigned integers, not bool
+bool is_signed(DType t);   // signed ints and floats
 
 // C++ storage type for each dtype; f16/bf16 are stored as raw bits.
 struct Half {
@@ -54,18 +54,57 @@ uint16_t float_to_bfloat16(float f);  // round to nearest even
 
 template <typename T>
 constexpr DType dtype_of();
-template <> constexpr DType dtype_of<float>() { return DType::F32; }
-template <> constexpr DType dtype_of<double>() { return DType::F64; }
-template <> constexpr DType dtype_of<Half>() { return DType::F16; }
-template <> constexpr DType dtype_of<BFloat16>() { return DType::BF16; }
-template <> constexpr DType dtype_of<int8_t>() { return DType::I8; }
-template <> constexpr DType dtype_of<uint8_t>() { return DType::U8; }
-template <> constexpr DType dtype_of<int16_t>() { return DType::I16; }
-template <> constexpr DType dtype_of<uint16_t>() { return DType::U16; }
-template <> constexpr DType dtype_of<int32_t>() { return DType::I32; }
-template <> constexpr DType dtype_of<uint32_t>() { return DType::U32; }
-template <> constexpr DType dtype_of<int64_t>() { return DType::I64; }
-template <> constexpr DType dtype_of<uint64_t>() { return DType::U64; }
-template <> constexpr DType dtype_of<bool>() { return DType::Bool; }
+template <>
+constexpr DType dtype_of<float>() {
+  return DType::F32;
+}
+template <>
+constexpr DType dtype_of<double>() {
+  return DType::F64;
+}
+template <>
+constexpr DType dtype_of<Half>() {
+  return DType::F16;
+}
+template <>
+constexpr DType dtype_of<BFloat16>() {
+  return DType::BF16;
+}
+template <>
+constexpr DType dtype_of<int8_t>() {
+  return DType::I8;
+}
+template <>
+constexpr DType dtype_of<uint8_t>() {
+  return DType::U8;
+}
+template <>
+constexpr DType dtype_of<int16_t>() {
+  return DType::I16;
+}
+template <>
+constexpr DType dtype_of<uint16_t>() {
+  return DType::U16;
+}
+template <>
+constexpr DType dtype_of<int32_t>() {
+  return DType::I32;
+}
+template <>
+constexpr DType dtype_of<uint32_t>() {
+  return DType::U32;
+}
+template <>
+constexpr DType dtype_of<int64_t>() {
+  return DType::I64;
+}
+template <>
+constexpr DType dtype_of<uint64_t>() {
+  return DType::U64;
+}
+template <>
+constexpr DType dtype_of<bool>() {
+  return DType::Bool;
+}
 
 }  // namespace weec

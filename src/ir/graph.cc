@@ -7,27 +7,77 @@
 
 namespace weec {
 
-Attribute Attribute::of_int(int64_t v) { Attribute a; a.kind = Kind::Int; a.i = v; return a; }
-Attribute Attribute::of_float(float v) { Attribute a; a.kind = Kind::Float; a.f = v; return a; }
-Attribute Attribute::of_string(std::string v) { Attribute a; a.kind = Kind::String; a.s = std::move(v); return a; }
-Attribute Attribute::of_tensor(Tensor v) { Attribute a; a.kind = Kind::Tensor; a.t = std::move(v); return a; }
-Attribute Attribute::of_graph(std::shared_ptr<Graph> v) { Attribute a; a.kind = Kind::Graph; a.g = std::move(v); return a; }
-Attribute Attribute::of_ints(std::vector<int64_t> v) { Attribute a; a.kind = Kind::Ints; a.ints = std::move(v); return a; }
-Attribute Attribute::of_floats(std::vector<float> v) { Attribute a; a.kind = Kind::Floats; a.floats = std::move(v); return a; }
-Attribute Attribute::of_strings(std::vector<std::string> v) { Attribute a; a.kind = Kind::Strings; a.strings = std::move(v); return a; }
+Attribute Attribute::of_int(int64_t v) {
+  Attribute a;
+  a.kind = Kind::Int;
+  a.i = v;
+  return a;
+}
+Attribute Attribute::of_float(float v) {
+  Attribute a;
+  a.kind = Kind::Float;
+  a.f = v;
+  return a;
+}
+Attribute Attribute::of_string(std::string v) {
+  Attribute a;
+  a.kind = Kind::String;
+  a.s = std::move(v);
+  return a;
+}
+Attribute Attribute::of_tensor(Tensor v) {
+  Attribute a;
+  a.kind = Kind::Tensor;
+  a.t = std::move(v);
+  return a;
+}
+Attribute Attribute::of_graph(std::shared_ptr<Graph> v) {
+  Attribute a;
+  a.kind = Kind::Graph;
+  a.g = std::move(v);
+  return a;
+}
+Attribute Attribute::of_ints(std::vector<int64_t> v) {
+  Attribute a;
+  a.kind = Kind::Ints;
+  a.ints = std::move(v);
+  return a;
+}
+Attribute Attribute::of_floats(std::vector<float> v) {
+  Attribute a;
+  a.kind = Kind::Floats;
+  a.floats = std::move(v);
+  return a;
+}
+Attribute Attribute::of_strings(std::vector<std::string> v) {
+  Attribute a;
+  a.kind = Kind::Strings;
+  a.strings = std::move(v);
+  return a;
+}
 
 std::string_view attr_kind_name(Attribute::Kind k) {
   switch (k) {
-    case Attribute::Kind::Int: return "int";
-    case Attribute::Kind::Float: return "float";
-    case Attribute::Kind::String: return "string";
-    case Attribute::Kind::Tensor: return "tensor";
-    case Attribute::Kind::Graph: return "graph";
-    case Attribute::Kind::Ints: return "ints";
-    case Attribute::Kind::Floats: return "floats";
-    case Attribute::Kind::Strings: return "strings";
-    case Attribute::Kind::Tensors: return "tensors";
-    case Attribute::Kind::Graphs: return "graphs";
+    case Attribute::Kind::Int:
+      return "int";
+    case Attribute::Kind::Float:
+      return "float";
+    case Attribute::Kind::String:
+      return "string";
+    case Attribute::Kind::Tensor:
+      return "tensor";
+    case Attribute::Kind::Graph:
+      return "graph";
+    case Attribute::Kind::Ints:
+      return "ints";
+    case Attribute::Kind::Floats:
+      return "floats";
+    case Attribute::Kind::Strings:
+      return "strings";
+    case Attribute::Kind::Tensors:
+      return "tensors";
+    case Attribute::Kind::Graphs:
+      return "graphs";
   }
   return "?";
 }

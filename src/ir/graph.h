@@ -61,8 +61,8 @@ class Value {
 class Node {
  public:
   OpKind op;
-  std::string name;               // may be empty
-  std::vector<Value*> inputs;     // nullptr marks an omitted optional input
+  std::string name;            // may be empty
+  std::vector<Value*> inputs;  // nullptr marks an omitted optional input
   std::vector<Value*> outputs;
   AttrMap attrs;
   Graph* owner = nullptr;
@@ -98,8 +98,8 @@ class Graph {
   Value* add_constant(std::string name, Tensor data);
   Value* add_input(std::string name, TensorType type);
   // Appends a node; its outputs must be values of this graph without producer.
-  Node* add_node(OpKind op, std::vector<Value*> inputs, std::vector<Value*> outputs,
-                 AttrMap attrs = {}, std::string name = {});
+  Node* add_node(OpKind op, std::vector<Value*> inputs, std::vector<Value*> outputs, AttrMap attrs = {},
+                 std::string name = {});
   // Removes a node (its output values stay, producer cleared). O(n).
   void remove_node(Node* node);
   // Replaces every use of `from` (node inputs and graph outputs) with `to`.
@@ -136,8 +136,8 @@ class Builder {
   Value* constant(const std::string& name, Tensor data) { return g_.add_constant(name, std::move(data)); }
   // One-output op. Inference errors are kept and reported by status().
   Value* op(OpKind op, std::vector<Value*> inputs, AttrMap attrs = {}, const std::string& name = {});
-  std::vector<Value*> op_n(OpKind op, std::vector<Value*> inputs, int num_outputs,
-                           AttrMap attrs = {}, const std::string& name = {});
+  std::vector<Value*> op_n(OpKind op, std::vector<Value*> inputs, int num_outputs, AttrMap attrs = {},
+                           const std::string& name = {});
   void output(Value* v) { g_.outputs.push_back(v); }
   Status status() const { return status_; }
   Graph& graph() { return g_; }

@@ -29,55 +29,106 @@ Tensor::Tensor(DType dtype, Dims dims) : dtype_(dtype), dims_(std::move(dims)) {
 
 double Tensor::get_double(int64_t i) const {
   switch (dtype_) {
-    case DType::F32: return data<float>()[i];
-    case DType::F64: return data<double>()[i];
-    case DType::F16: return half_to_float(data<uint16_t>()[i]);
-    case DType::BF16: return bfloat16_to_float(data<uint16_t>()[i]);
-    case DType::I8: return data<int8_t>()[i];
-    case DType::U8: return data<uint8_t>()[i];
-    case DType::I16: return data<int16_t>()[i];
-    case DType::U16: return data<uint16_t>()[i];
-    case DType::I32: return data<int32_t>()[i];
-    case DType::U32: return data<uint32_t>()[i];
-    case DType::I64: return (double)data<int64_t>()[i];
-    case DType::U64: return (double)data<uint64_t>()[i];
-    case DType::Bool: return data<uint8_t>()[i] ? 1.0 : 0.0;
-    case DType::String: return 0.0;
+    case DType::F32:
+      return data<float>()[i];
+    case DType::F64:
+      return data<double>()[i];
+    case DType::F16:
+      return half_to_float(data<uint16_t>()[i]);
+    case DType::BF16:
+      return bfloat16_to_float(data<uint16_t>()[i]);
+    case DType::I8:
+      return data<int8_t>()[i];
+    case DType::U8:
+      return data<uint8_t>()[i];
+    case DType::I16:
+      return data<int16_t>()[i];
+    case DType::U16:
+      return data<uint16_t>()[i];
+    case DType::I32:
+      return data<int32_t>()[i];
+    case DType::U32:
+      return data<uint32_t>()[i];
+    case DType::I64:
+      return (double)data<int64_t>()[i];
+    case DType::U64:
+      return (double)data<uint64_t>()[i];
+    case DType::Bool:
+      return data<uint8_t>()[i] ? 1.0 : 0.0;
+    case DType::String:
+      return 0.0;
   }
   return 0.0;
 }
 
 int64_t Tensor::get_int(int64_t i) const {
   switch (dtype_) {
-    case DType::I8: return data<int8_t>()[i];
-    case DType::U8: return data<uint8_t>()[i];
-    case DType::I16: return data<int16_t>()[i];
-    case DType::U16: return data<uint16_t>()[i];
-    case DType::I32: return data<int32_t>()[i];
-    case DType::U32: return data<uint32_t>()[i];
-    case DType::I64: return data<int64_t>()[i];
-    case DType::U64: return (int64_t)data<uint64_t>()[i];
-    case DType::Bool: return data<uint8_t>()[i] ? 1 : 0;
-    default: return (int64_t)get_double(i);
+    case DType::I8:
+      return data<int8_t>()[i];
+    case DType::U8:
+      return data<uint8_t>()[i];
+    case DType::I16:
+      return data<int16_t>()[i];
+    case DType::U16:
+      return data<uint16_t>()[i];
+    case DType::I32:
+      return data<int32_t>()[i];
+    case DType::U32:
+      return data<uint32_t>()[i];
+    case DType::I64:
+      return data<int64_t>()[i];
+    case DType::U64:
+      return (int64_t)data<uint64_t>()[i];
+    case DType::Bool:
+      return data<uint8_t>()[i] ? 1 : 0;
+    default:
+      return (int64_t)get_double(i);
   }
 }
 
 void Tensor::set_double(int64_t i, double v) {
   switch (dtype_) {
-    case DType::F32: data<float>()[i] = (float)v; break;
-    case DType::F64: data<double>()[i] = v; break;
-    case DType::F16: data<uint16_t>()[i] = float_to_half((float)v); break;
-    case DType::BF16: data<uint16_t>()[i] = float_to_bfloat16((float)v); break;
-    case DType::I8: data<int8_t>()[i] = (int8_t)v; break;
-    case DType::U8: data<uint8_t>()[i] = (uint8_t)v; break;
-    case DType::I16: data<int16_t>()[i] = (int16_t)v; break;
-    case DType::U16: data<uint16_t>()[i] = (uint16_t)v; break;
-    case DType::I32: data<int32_t>()[i] = (int32_t)v; break;
-    case DType::U32: data<uint32_t>()[i] = (uint32_t)v; break;
-    case DType::I64: data<int64_t>()[i] = (int64_t)v; break;
-    case DType::U64: data<uint64_t>()[i] = (uint64_t)v; break;
-    case DType::Bool: data<uint8_t>()[i] = v != 0.0; break;
-    case DType::String: break;
+    case DType::F32:
+      data<float>()[i] = (float)v;
+      break;
+    case DType::F64:
+      data<double>()[i] = v;
+      break;
+    case DType::F16:
+      data<uint16_t>()[i] = float_to_half((float)v);
+      break;
+    case DType::BF16:
+      data<uint16_t>()[i] = float_to_bfloat16((float)v);
+      break;
+    case DType::I8:
+      data<int8_t>()[i] = (int8_t)v;
+      break;
+    case DType::U8:
+      data<uint8_t>()[i] = (uint8_t)v;
+      break;
+    case DType::I16:
+      data<int16_t>()[i] = (int16_t)v;
+      break;
+    case DType::U16:
+      data<uint16_t>()[i] = (uint16_t)v;
+      break;
+    case DType::I32:
+      data<int32_t>()[i] = (int32_t)v;
+      break;
+    case DType::U32:
+      data<uint32_t>()[i] = (uint32_t)v;
+      break;
+    case DType::I64:
+      data<int64_t>()[i] = (int64_t)v;
+      break;
+    case DType::U64:
+      data<uint64_t>()[i] = (uint64_t)v;
+      break;
+    case DType::Bool:
+      data<uint8_t>()[i] = v != 0.0;
+      break;
+    case DType::String:
+      break;
   }
 }
 

@@ -15,7 +15,7 @@ namespace weec {
 using Dims = std::vector<int64_t>;
 
 int64_t numel_of(const Dims& dims);
-Dims strides_of(const Dims& dims);  // row-major element strides
+Dims strides_of(const Dims& dims);       // row-major element strides
 std::string dims_str(const Dims& dims);  // "[1,3,4]"
 
 class Tensor {

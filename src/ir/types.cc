@@ -47,9 +47,7 @@ std::string shape_str(const Shape& s) {
   return out + "]";
 }
 
-std::string type_str(const TensorType& t) {
-  return std::string(dtype_name(t.dtype)) + shape_str(t.shape);
-}
+std::string type_str(const TensorType& t) { return std::string(dtype_name(t.dtype)) + shape_str(t.shape); }
 
 bool type_compatible(const TensorType& declared, const TensorType& actual) {
   if (declared.dtype != actual.dtype) return false;

@@ -29,8 +29,8 @@ struct Shape {
   static Shape of(const Dims& d);
   static Shape of_rank(size_t rank);  // all dims unknown
   int64_t rank() const { return (int64_t)dims.size(); }
-  bool is_static() const;      // rank and every dim known
-  Dims static_dims() const;    // requires is_static()
+  bool is_static() const;    // rank and every dim known
+  Dims static_dims() const;  // requires is_static()
   bool operator==(const Shape&) const = default;
 };
 

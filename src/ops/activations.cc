@@ -243,13 +243,13 @@ Status prelu_infer(InferContext& c) {
 Status prelu_import(ImportContext& ctx) {
   std::vector<Value*> ins = ctx.inputs;
   if (ctx.opset < 7 && ins.size() == 2 && ins[0] && ins[1]) {
-    const TensorType* st = type_at_import(ctx, ins[1]);
+    const TensorType* st = (ins[1] ? &ins[1]->type : nullptr);
     if (!st || !st->shape.rank_known) return ctx.error("legacy PRelu (opset < 7) needs the slope's rank");
     // A single slope value broadcasts either way; a higher-rank slope is taken as numpy-aligned.
     bool per_channel =
         st->shape.rank() == 1 && !(st->shape.dims[0].is_known() && st->shape.dims[0].value == 1);
     if (per_channel) {
-      const TensorType* xt = type_at_import(ctx, ins[0]);
+      const TensorType* xt = (ins[0] ? &ins[0]->type : nullptr);
       if (!xt || !xt->shape.rank_known)
         return ctx.error("legacy PRelu (opset < 7) with a per-channel slope needs the input's rank");
       int64_t extra = xt->shape.rank() - 2;
@@ -370,7 +370,7 @@ Status clip_import(ImportContext& ctx) {
   }
   if (ctx.inputs.size() != 1 || !ctx.inputs[0])
     return ctx.error("Clip before opset 11 takes exactly one input");
-  const TensorType* xt = type_at_import(ctx, ctx.inputs[0]);
+  const TensorType* xt = (ctx.inputs[0] ? &ctx.inputs[0]->type : nullptr);
   auto bound = [&](const char* name, float def) -> Value* {
     auto it = ctx.attrs.find(name);
     float v = def;

@@ -23,9 +23,12 @@ T int_mod(T a, T b, bool fmod) {
 template <typename T>
 T apply(Arith op, T a, T b, bool fmod) {
   switch (op) {
-    case Arith::Add: return a + b;
-    case Arith::Sub: return a - b;
-    case Arith::Mul: return a * b;
+    case Arith::Add:
+      return a + b;
+    case Arith::Sub:
+      return a - b;
+    case Arith::Mul:
+      return a * b;
     case Arith::Div:
       if constexpr (std::is_integral_v<T>) {
         if (b == 0) return 0;
@@ -40,7 +43,8 @@ T apply(Arith op, T a, T b, bool fmod) {
         if (r != 0 && ((r < 0) != (b < 0))) r += b;
         return r;
       }
-    case Arith::Pow: return T(std::pow((double)a, (double)b));
+    case Arith::Pow:
+      return T(std::pow((double)a, (double)b));
   }
   return T(0);
 }
@@ -54,7 +58,7 @@ Status arith_kernel(KernelContext& ctx, Arith op) {
     // Pow's exponent may have its own type: compute in f64, cast to the base type.
     Tensor a = convert(a0, DType::F64), b = convert(b0, DType::F64);
     auto r = broadcast_binary<double, double, double>(a, b, DType::F64,
-                                                       [](double x, double y) { return std::pow(x, y); });
+                                                      [](double x, double y) { return std::pow(x, y); });
     if (!r) return ctx.error("{}", r.status().message());
     ctx.outputs[0] = convert(*r, out_type);
     return Status::ok();
@@ -84,38 +88,6 @@ Status infer_arith(InferContext& ctx) {
   return infer_broadcast(ctx);
 }
 
-// Opset < 7: `broadcast=1` with `axis` aligns B's dims to A starting at axis.
-// Unsqueezing B's trailing dims turns that into numpy broadcasting.
-Status import_legacy_broadcast(ImportContext& ctx, OpKind op) {
-  AttrMap attrs = ctx.attrs;
-  auto bc = attrs.find("broadcast");
-  auto ax = attrs.find("axis");
-  bool legacy = bc != attrs.end() && bc->second.i != 0 && ax != attrs.end();
-  int64_t axis = legacy ? ax->second.i : 0;
-  attrs.erase("broadcast");
-  attrs.erase("axis");
-  std::vector<Value*> ins = ctx.inputs;
-  if (legacy) {
-    const TensorType& ta = ins[0]->type;
-    const TensorType& tb = ins[1]->type;
-    if (!ta.shape.rank_known || !tb.shape.rank_known)
-      return ctx.error("legacy broadcast with axis needs known ranks for both inputs");
-    int64_t ra = ta.shape.rank(), rb = tb.shape.rank();
-    if (axis < 0) axis += ra;
-    int64_t trailing = ra - axis - rb;
-    if (trailing > 0) {
-      std::vector<int64_t> axes;
-      for (int64_t i = 0; i < trailing; ++i) axes.push_back(rb + i);
-      Value* axes_v = ctx.constant("axes", Tensor::from_vector<int64_t>({(int64_t)axes.size()}, axes));
-      Value* b2 = ctx.temp("unsqueezed");
-      ctx.emit(OpKind::Unsqueeze, {ins[1], axes_v}, {b2}, {});
-      ins[1] = b2;
-    }
-  }
-  ctx.emit(op, ins, ctx.outputs, attrs);
-  return Status::ok();
-}
-
 int64_t arith_macs(const Node& n) {
   const Shape& s = n.outputs[0]->type.shape;
   return s.is_static() ? numel_of(s.static_dims()) : 0;
@@ -136,12 +108,12 @@ OpSchema arith_schema(OpKind kind, std::string_view onnx, KernelFn kernel, Impor
 
 }  // namespace
 
-#define WEEC_ARITH_OP(Name, doc)                                                              \
-  const OpSchema& schema_##Name() {                                                           \
-    static const OpSchema s = arith_schema(                                                   \
-        OpKind::Name, #Name, [](KernelContext& c) { return arith_kernel(c, Arith::Name); },   \
-        [](ImportContext& c) { return import_legacy_broadcast(c, OpKind::Name); }, doc);      \
-    return s;                                                                                 \
+#define WEEC_ARITH_OP(Name, doc)                                                            \
+  const OpSchema& schema_##Name() {                                                         \
+    static const OpSchema s = arith_schema(                                                 \
+        OpKind::Name, #Name, [](KernelContext& c) { return arith_kernel(c, Arith::Name); }, \
+        [](ImportContext& c) { return import_legacy_broadcast(c, OpKind::Name); }, doc);    \
+    return s;                                                                               \
   }
 WEEC_ARITH_OP(Add, "a + b, broadcasting")
 WEEC_ARITH_OP(Sub, "a - b, broadcasting")
@@ -152,8 +124,9 @@ WEEC_ARITH_OP(Pow, "a ^ b, broadcasting; exponent may have another dtype")
 
 const OpSchema& schema_Mod() {
   static const OpSchema s = [] {
-    OpSchema m = arith_schema(OpKind::Mod, "Mod", [](KernelContext& c) { return arith_kernel(c, Arith::Mod); },
-                              nullptr, "remainder; sign of divisor unless fmod=1 (C fmod)");
+    OpSchema m = arith_schema(
+        OpKind::Mod, "Mod", [](KernelContext& c) { return arith_kernel(c, Arith::Mod); }, nullptr,
+        "remainder; sign of divisor unless fmod=1 (C fmod)");
     m.attrs = {attr_int("fmod", 0)};
     return m;
   }();

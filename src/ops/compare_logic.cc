@@ -81,49 +81,6 @@ Status compare_infer(InferContext& ctx, Cmp op) {
   return Status::ok();
 }
 
-// Opset < 7: `broadcast=1` (+ optional `axis`) aligned B's dims to A starting
-// at axis. Unsqueezing B's trailing dims turns that into numpy broadcasting;
-// without axis (or broadcast=0) numpy's right alignment already agrees.
-Status import_legacy_broadcast(ImportContext& ctx, OpKind op) {
-  AttrMap attrs = ctx.attrs;
-  auto bc = attrs.find("broadcast");
-  auto ax = attrs.find("axis");
-  bool legacy = bc != attrs.end() && bc->second.i != 0 && ax != attrs.end();
-  int64_t axis = legacy ? ax->second.i : 0;
-  attrs.erase("broadcast");
-  attrs.erase("axis");
-  std::vector<Value*> ins = ctx.inputs;
-  if (legacy && ins.size() == 2 && ins[0] && ins[1]) {
-    const TensorType* ta = type_at_import(ctx, ins[0]);
-    const TensorType* tb = type_at_import(ctx, ins[1]);
-    if (!ta || !tb || !ta->shape.rank_known || !tb->shape.rank_known)
-      return ctx.error("legacy broadcast with axis needs known ranks for both inputs");
-    int64_t ra = ta->shape.rank(), rb = tb->shape.rank();
-    if (axis < 0) axis += ra;
-    int64_t trailing = ra - axis - rb;
-    if (axis < 0 || trailing < 0)
-      return ctx.error("legacy broadcast axis {} does not fit ranks {} and {}", axis, ra, rb);
-    if (trailing > 0) {
-      std::vector<int64_t> axes;
-      for (int64_t i = 0; i < trailing; ++i) axes.push_back(rb + i);
-      if (ins[1]->constant) {  // reshape the constant directly: no extra node
-        Tensor t = *ins[1]->constant;
-        Dims d = t.dims();
-        d.resize(d.size() + trailing, 1);
-        t.reshape(d);
-        ins[1] = ctx.constant("b", std::move(t));
-      } else {
-        Value* axes_v = ctx.constant("axes", Tensor::from_vector<int64_t>({(int64_t)axes.size()}, axes));
-        Value* b2 = ctx.temp("unsqueezed");
-        ctx.emit(OpKind::Unsqueeze, {ins[1], axes_v}, {b2}, {});
-        ins[1] = b2;
-      }
-    }
-  }
-  ctx.emit(op, ins, ctx.outputs, attrs);
-  return Status::ok();
-}
-
 OpSchema compare_schema(OpKind kind, std::string_view onnx, int since, InferFn infer, KernelFn kernel,
                         ImportFn import, std::string_view doc) {
   OpSchema s{kind, onnx};

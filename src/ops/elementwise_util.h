@@ -103,33 +103,4 @@ T saturate_cast(double d) {
   }
 }
 
-// The static type of `v` while a node is being imported. Types are inferred
-// only after the whole graph is imported, so for a value produced by an
-// earlier node this infers that node's ancestors first (best effort: returns
-// nullptr when some ancestor cannot be inferred). Graph inputs and constants
-// have their types already. Later full inference recomputes the same types.
-inline const TensorType* type_at_import(ImportContext& ctx, Value* v) {
-  if (!v) return nullptr;
-  if (!v->producer) return &v->type;
-  std::set<const Node*> needed;
-  std::vector<const Value*> stack = {v};
-  while (!stack.empty()) {
-    const Value* cur = stack.back();
-    stack.pop_back();
-    Node* p = cur->producer;
-    if (!p || !needed.insert(p).second) continue;
-    for (Value* in : p->inputs)
-      if (in) stack.push_back(in);
-  }
-  size_t done = 0;
-  for (auto& n : ctx.graph.nodes()) {
-    if (!needed.count(n.get())) continue;
-    if (!infer_node(*n).is_ok()) return nullptr;
-    ++done;
-  }
-  // An ancestor in an enclosing graph (subgraph import) was not inferred here.
-  if (done != needed.size()) return nullptr;
-  return &v->type;
-}
-
 }  // namespace weec

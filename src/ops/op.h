@@ -120,8 +120,12 @@ class ImportContext {
  public:
   ImportContext(Graph& graph, int opset, std::string node_name, std::vector<Value*> inputs,
                 std::vector<Value*> outputs, AttrMap attrs)
-      : graph(graph), opset(opset), node_name(std::move(node_name)), inputs(std::move(inputs)),
-        outputs(std::move(outputs)), attrs(std::move(attrs)) {}
+      : graph(graph),
+        opset(opset),
+        node_name(std::move(node_name)),
+        inputs(std::move(inputs)),
+        outputs(std::move(outputs)),
+        attrs(std::move(attrs)) {}
   Node* emit(OpKind op, std::vector<Value*> ins, std::vector<Value*> outs, AttrMap attrs);
   // A new constant (e.g. an attribute that became an input in later opsets).
   Value* constant(const std::string& hint, Tensor data);
@@ -149,7 +153,7 @@ struct OpSchema {
   OpKind kind;
   std::string_view onnx_type;  // "" for weec-internal ops
   std::string_view domain = "";
-  int since_opset = 1;   // ONNX opset range this file handles (inclusive)
+  int since_opset = 1;  // ONNX opset range this file handles (inclusive)
   int until_opset = 17;
   int min_inputs = 1, max_inputs = 1;  // max_inputs -1: variadic
   int min_outputs = 1, max_outputs = 1;

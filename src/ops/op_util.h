@@ -20,18 +20,30 @@ struct TypeTag {
 template <typename F>
 Status visit_numeric(DType t, F&& f) {
   switch (t) {
-    case DType::F32: return f(TypeTag<float>{});
-    case DType::F64: return f(TypeTag<double>{});
-    case DType::I8: return f(TypeTag<int8_t>{});
-    case DType::U8: return f(TypeTag<uint8_t>{});
-    case DType::I16: return f(TypeTag<int16_t>{});
-    case DType::U16: return f(TypeTag<uint16_t>{});
-    case DType::I32: return f(TypeTag<int32_t>{});
-    case DType::U32: return f(TypeTag<uint32_t>{});
-    case DType::I64: return f(TypeTag<int64_t>{});
-    case DType::U64: return f(TypeTag<uint64_t>{});
-    case DType::Bool: return f(TypeTag<bool>{});
-    default: return Status::error(fmt::format("dtype {} not supported here", dtype_name(t)));
+    case DType::F32:
+      return f(TypeTag<float>{});
+    case DType::F64:
+      return f(TypeTag<double>{});
+    case DType::I8:
+      return f(TypeTag<int8_t>{});
+    case DType::U8:
+      return f(TypeTag<uint8_t>{});
+    case DType::I16:
+      return f(TypeTag<int16_t>{});
+    case DType::U16:
+      return f(TypeTag<uint16_t>{});
+    case DType::I32:
+      return f(TypeTag<int32_t>{});
+    case DType::U32:
+      return f(TypeTag<uint32_t>{});
+    case DType::I64:
+      return f(TypeTag<int64_t>{});
+    case DType::U64:
+      return f(TypeTag<uint64_t>{});
+    case DType::Bool:
+      return f(TypeTag<bool>{});
+    default:
+      return Status::error(fmt::format("dtype {} not supported here", dtype_name(t)));
   }
 }
 
@@ -84,7 +96,8 @@ Expected<Tensor> broadcast_binary(const Tensor& a, const Tensor& b, DType out_dt
     return out;
   }
   std::vector<Dims> strides = {broadcast_strides(a.dims(), *dims), broadcast_strides(b.dims(), *dims)};
-  for_each_broadcast(*dims, strides, [&](int64_t o, const int64_t* off) { po[o] = f(pa[off[0]], pb[off[1]]); });
+  for_each_broadcast(*dims, strides,
+                     [&](int64_t o, const int64_t* off) { po[o] = f(pa[off[0]], pb[off[1]]); });
   return out;
 }
 
@@ -93,10 +106,15 @@ Expected<Tensor> broadcast_binary(const Tensor& a, const Tensor& b, DType out_dt
 Expected<int64_t> normalize_axis(const NodeContext& ctx, int64_t axis, int64_t rank);
 
 // ---- common inference rules ----
-Status infer_same_as_input0(InferContext& ctx);   // every output = type of input 0
-Status infer_broadcast(InferContext& ctx);        // out = broadcast of all inputs, dtype of input 0
+Status infer_same_as_input0(InferContext& ctx);  // every output = type of input 0
+Status infer_broadcast(InferContext& ctx);       // out = broadcast of all inputs, dtype of input 0
 // Output type with `dtype` and the given dims (static).
 TensorType static_type(DType dtype, const Dims& dims);
+
+// ---- import ----
+// Import hook for binary ops before opset 7, whose `broadcast`/`axis` attributes
+// are rewritten into numpy broadcasting; emits `op` without those attributes.
+Status import_legacy_broadcast(ImportContext& ctx, OpKind op);
 
 // ---- numeric helpers with ONNX semantics ----
 // Round half to even (ONNX Round, QuantizeLinear).

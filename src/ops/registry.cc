@@ -17,12 +17,18 @@ constexpr std::array<SchemaGetter, kNumOps> kSchemaGetters = {
 
 std::string_view fusion_kind_name(FusionKind k) {
   switch (k) {
-    case FusionKind::Elementwise: return "elementwise";
-    case FusionKind::Broadcast: return "broadcast";
-    case FusionKind::Injective: return "injective";
-    case FusionKind::Reduce: return "reduce";
-    case FusionKind::OutElementwiseFusable: return "out-elementwise-fusable";
-    case FusionKind::Opaque: return "opaque";
+    case FusionKind::Elementwise:
+      return "elementwise";
+    case FusionKind::Broadcast:
+      return "broadcast";
+    case FusionKind::Injective:
+      return "injective";
+    case FusionKind::Reduce:
+      return "reduce";
+    case FusionKind::OutElementwiseFusable:
+      return "out-elementwise-fusable";
+    case FusionKind::Opaque:
+      return "opaque";
   }
   return "?";
 }
@@ -96,8 +102,12 @@ int64_t node_macs(const Node& node) {
 
 // ---- AttrSpec helpers and AttrReader ----
 
-AttrSpec attr_int(std::string name, int64_t def) { return {std::move(name), Attribute::Kind::Int, Attribute::of_int(def)}; }
-AttrSpec attr_float(std::string name, float def) { return {std::move(name), Attribute::Kind::Float, Attribute::of_float(def)}; }
+AttrSpec attr_int(std::string name, int64_t def) {
+  return {std::move(name), Attribute::Kind::Int, Attribute::of_int(def)};
+}
+AttrSpec attr_float(std::string name, float def) {
+  return {std::move(name), Attribute::Kind::Float, Attribute::of_float(def)};
+}
 AttrSpec attr_string(std::string name, std::string def) {
   return {std::move(name), Attribute::Kind::String, Attribute::of_string(std::move(def))};
 }
@@ -107,8 +117,12 @@ AttrSpec attr_ints(std::string name, std::vector<int64_t> def) {
 AttrSpec attr_floats(std::string name, std::vector<float> def) {
   return {std::move(name), Attribute::Kind::Floats, Attribute::of_floats(std::move(def))};
 }
-AttrSpec attr_optional(std::string name, Attribute::Kind kind) { return {std::move(name), kind, std::nullopt, false}; }
-AttrSpec attr_required(std::string name, Attribute::Kind kind) { return {std::move(name), kind, std::nullopt, true}; }
+AttrSpec attr_optional(std::string name, Attribute::Kind kind) {
+  return {std::move(name), kind, std::nullopt, false};
+}
+AttrSpec attr_required(std::string name, Attribute::Kind kind) {
+  return {std::move(name), kind, std::nullopt, true};
+}
 
 const Attribute* AttrReader::find(const std::string& name) const {
   if (const Attribute* a = node_.attr(name)) return a;
@@ -126,14 +140,38 @@ const Attribute& empty_attr() {
 }
 }  // namespace
 
-int64_t AttrReader::i(const std::string& n) const { auto* a = find(n); return a ? a->i : 0; }
-float AttrReader::f(const std::string& n) const { auto* a = find(n); return a ? a->f : 0.f; }
-const std::string& AttrReader::s(const std::string& n) const { auto* a = find(n); return (a ? *a : empty_attr()).s; }
-const std::vector<int64_t>& AttrReader::ints(const std::string& n) const { auto* a = find(n); return (a ? *a : empty_attr()).ints; }
-const std::vector<float>& AttrReader::floats(const std::string& n) const { auto* a = find(n); return (a ? *a : empty_attr()).floats; }
-const std::vector<std::string>& AttrReader::strings(const std::string& n) const { auto* a = find(n); return (a ? *a : empty_attr()).strings; }
-const Tensor* AttrReader::tensor(const std::string& n) const { auto* a = find(n); return a ? &a->t : nullptr; }
-const Graph* AttrReader::graph(const std::string& n) const { auto* a = find(n); return a ? a->g.get() : nullptr; }
+int64_t AttrReader::i(const std::string& n) const {
+  auto* a = find(n);
+  return a ? a->i : 0;
+}
+float AttrReader::f(const std::string& n) const {
+  auto* a = find(n);
+  return a ? a->f : 0.f;
+}
+const std::string& AttrReader::s(const std::string& n) const {
+  auto* a = find(n);
+  return (a ? *a : empty_attr()).s;
+}
+const std::vector<int64_t>& AttrReader::ints(const std::string& n) const {
+  auto* a = find(n);
+  return (a ? *a : empty_attr()).ints;
+}
+const std::vector<float>& AttrReader::floats(const std::string& n) const {
+  auto* a = find(n);
+  return (a ? *a : empty_attr()).floats;
+}
+const std::vector<std::string>& AttrReader::strings(const std::string& n) const {
+  auto* a = find(n);
+  return (a ? *a : empty_attr()).strings;
+}
+const Tensor* AttrReader::tensor(const std::string& n) const {
+  auto* a = find(n);
+  return a ? &a->t : nullptr;
+}
+const Graph* AttrReader::graph(const std::string& n) const {
+  auto* a = find(n);
+  return a ? a->g.get() : nullptr;
+}
 
 std::string NodeContext::input_desc(size_t i) const {
   const Value* v = node.input(i);
@@ -148,7 +186,8 @@ Node* ImportContext::emit(OpKind op, std::vector<Value*> ins, std::vector<Value*
   return graph.add_node(op, std::move(ins), std::move(outs), std::move(a), node_name);
 }
 Value* ImportContext::constant(const std::string& hint, Tensor data) {
-  return graph.add_constant(graph.unique_name(node_name.empty() ? hint : node_name + "/" + hint), std::move(data));
+  return graph.add_constant(graph.unique_name(node_name.empty() ? hint : node_name + "/" + hint),
+                            std::move(data));
 }
 Value* ImportContext::temp(const std::string& hint) {
   return graph.add_value(graph.unique_name(node_name.empty() ? hint : node_name + "/" + hint));

@@ -24,8 +24,10 @@ std::string compare_tensors(const Tensor& got, const Tensor& want, const Toleran
     bool ok;
     if (fp) {
       double g = got.get_double(i), w = want.get_double(i);
-      if (std::isnan(w) || std::isnan(g)) ok = std::isnan(w) && std::isnan(g);
-      else if (std::isinf(w) || std::isinf(g)) ok = g == w;
+      if (std::isnan(w) || std::isnan(g))
+        ok = std::isnan(w) && std::isnan(g);
+      else if (std::isinf(w) || std::isinf(g))
+        ok = g == w;
       else {
         double err = std::fabs(g - w);
         ok = err <= tol.atol + tol.rtol * std::fabs(w);

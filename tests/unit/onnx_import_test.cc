@@ -167,7 +167,8 @@ TEST(OnnxImport, TypedAndRawInitializersAndConstantNodes) {
   ASSERT_TRUE(r.has_value()) << err(r);
   Tensor x = Tensor::from_vector<float>({2, 3}, {0, 0, 0, 10, 10, 10});
   Tensor y = run1(*r->graph, x);
-  EXPECT_EQ(std::vector<float>(y.data<float>(), y.data<float>() + 6), (std::vector<float>{0.5, 1, 1.5, 5.5, 6, 6.5}));
+  EXPECT_EQ(std::vector<float>(y.data<float>(), y.data<float>() + 6),
+            (std::vector<float>{0.5, 1, 1.5, 5.5, 6, 6.5}));
 }
 
 TEST(OnnxImport, ExternalDataIsReadRelativeToTheModel) {
@@ -281,8 +282,13 @@ TEST(OnnxImport, OutputNotProducedIsAnError) {
   auto m = base_model();
   add_node(m.mutable_graph(), "Relu", {"x"}, {"y"});
   add_output(m, "z");
-  auto r = import_onnx_bytes([&] { std::string s; m.SerializeToString(&s); return s; }(), "",
-                             ImportOptions{.run_checker = false});
+  auto r = import_onnx_bytes(
+      [&] {
+        std::string s;
+        m.SerializeToString(&s);
+        return s;
+      }(),
+      "", ImportOptions{.run_checker = false});
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(err(r).find("'z'"), std::string::npos) << err(r);
 }

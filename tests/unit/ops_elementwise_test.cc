@@ -353,12 +353,13 @@ TEST(OpsElementwise, LegacyPReluSlopeFromInputAndClipAfterANode) {
   // PRelu opset 6 with a non-constant slope: an Unsqueeze makes it [2,1,1]; same result as above.
   Tensor x = Tensor::from_vector<float>({1, 2, 1, 2}, {-2, 4, -2, 4});
   expect_floats(import_and_run(OpKind::PRelu, 6, {x, f32({0.5f, 3.f})}, {}), {-1, 4, -6, 4});
-  // Clip opset 6 whose input comes from an earlier node: its dtype (f64) is inferred at import, so
+  // Clip opset 6 whose input comes from an earlier node: its dtype (f64) is known at import, so
   // the bounds become f64 constants. Abs(-3, 0.25) = 3, 0.25 -> clipped to [0.5, 2]: 2, 0.5.
   Graph g;
   Value* in = g.add_input("x", static_type(DType::F64, {2}));
   Value* a = g.add_value("a");
-  g.add_node(OpKind::Abs, {in}, {a});
+  // The importer infers each node as it is imported; do the same here.
+  ASSERT_TRUE(infer_node(*g.add_node(OpKind::Abs, {in}, {a})).is_ok());
   Value* out = g.add_value("y");
   ImportContext ctx(g, 6, "clip", {a}, {out},
                     {{"min", Attribute::of_float(0.5f)}, {"max", Attribute::of_float(2)}});

@@ -30,8 +30,9 @@ Status compare(const CompareArgs& a) {
     max_abs = std::max(max_abs, err);
     if (!(err <= a.atol + a.rtol * std::fabs(w))) ++bad;
   }
-  fmt::print("{} vs {}: {}{}, max abs error {:.3g}; {} of {} values outside atol {:g} + rtol {:g}\n", a.got, a.want,
-             dtype_name(got.dtype()), dims_str(got.dims()), max_abs, bad, got.numel(), a.atol, a.rtol);
+  fmt::print("{} vs {}: {}{}, max abs error {:.3g}; {} of {} values outside atol {:g} + rtol {:g}\n", a.got,
+             a.want, dtype_name(got.dtype()), dims_str(got.dims()), max_abs, bad, got.numel(), a.atol,
+             a.rtol);
   if (bad) return error("{} values differ beyond the tolerance", bad);
   fmt::print("OK\n");
   return Status::ok();

@@ -3,8 +3,8 @@
 #include <filesystem>
 
 #include "commands.h"
-#include "interp/interpreter.h"
 #include "frontend/onnx/tensor_proto.h"
+#include "interp/interpreter.h"
 #include "io/tensor_file.h"
 
 namespace weec::cli {
@@ -26,7 +26,8 @@ std::string describe(const Tensor& t, int max_values) {
   if (t.dtype() == DType::String) return s;
   std::vector<std::string> vals;
   for (int64_t i = 0; i < std::min<int64_t>(t.numel(), max_values); ++i)
-    vals.push_back(is_float(t.dtype()) ? fmt::format("{:.6g}", t.get_double(i)) : fmt::format("{}", t.get_int(i)));
+    vals.push_back(is_float(t.dtype()) ? fmt::format("{:.6g}", t.get_double(i))
+                                       : fmt::format("{}", t.get_int(i)));
   s += fmt::format(" = [{}{}]", fmt::join(vals, ", "), t.numel() > max_values ? ", ..." : "");
   if (is_float(t.dtype()) && t.rank() == 2 && t.dim(1) > 1) {
     std::vector<int64_t> top;
@@ -120,12 +121,14 @@ Status run(const RunArgs& a) {
 
   fmt::print("ran {} ({} nodes) in the reference interpreter: {:.3f} ms\n", a.model, g.nodes().size(), ms);
   for (size_t i = 0; i < g.inputs.size(); ++i)
-    fmt::print("  input  %{}: {}{}\n", g.inputs[i]->name, dtype_name(ptrs[i]->dtype()), dims_str(ptrs[i]->dims()));
+    fmt::print("  input  %{}: {}{}\n", g.inputs[i]->name, dtype_name(ptrs[i]->dtype()),
+               dims_str(ptrs[i]->dims()));
   for (size_t k = 0; k < outs.size(); ++k)
     fmt::print("  output %{}: {}\n", g.outputs[k]->name, describe(outs[k], a.print_values));
   if (!a.output_dir.empty()) {
     WEEC_TRY(write_outputs(a, g, outs));
-    fmt::print("wrote {} output(s) to {}/output_K.pb{}\n", outs.size(), a.output_dir, a.npy ? " and .npy" : "");
+    fmt::print("wrote {} output(s) to {}/output_K.pb{}\n", outs.size(), a.output_dir,
+               a.npy ? " and .npy" : "");
   }
   return Status::ok();
 }
@@ -141,7 +144,8 @@ Runner add_run(CLI::App& app) {
   app.add_option("-o,--output-dir", a->output_dir,
                  "Write outputs as DIR/output_K.pb (K = model output order); nothing is written on error");
   app.add_flag("--npy", a->npy, "Also write DIR/output_K.npy");
-  app.add_option("--print", a->print_values, "How many values of each output to print")->capture_default_str();
+  app.add_option("--print", a->print_values, "How many values of each output to print")
+      ->capture_default_str();
   return [a] { return run(*a); };
 }
 

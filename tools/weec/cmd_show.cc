@@ -63,8 +63,9 @@ Status show(const ShowArgs& a) {
   int64_t macs = total_macs(g, batch1);
 
   fmt::print("\n# model: {}", a.model);
-  if (m.opset) fmt::print(" (ONNX IR v{}, opset {}{})", m.ir_version, m.opset,
-                          m.producer.empty() ? "" : ", from " + m.producer);
+  if (m.opset)
+    fmt::print(" (ONNX IR v{}, opset {}{})", m.ir_version, m.opset,
+               m.producer.empty() ? "" : ", from " + m.producer);
   fmt::print("\n# inputs:     ");
   for (size_t i = 0; i < g.inputs.size(); ++i)
     fmt::print("{}%{}: {}", i ? ", " : "", g.inputs[i]->name, type_str(g.inputs[i]->type));
@@ -72,9 +73,9 @@ Status show(const ShowArgs& a) {
   for (size_t i = 0; i < g.outputs.size(); ++i)
     fmt::print("{}%{}: {}", i ? ", " : "", g.outputs[i]->name, type_str(g.outputs[i]->type));
   fmt::print("\n# nodes:      {} ({})\n", g.nodes().size(), fmt::join(ops, ", "));
-  fmt::print("# parameters: {} values in {} constants, {} bytes\n", params, g.constants().size(), param_bytes);
-  if (macs >= 0)
-    fmt::print("# MACs:       {}{}\n", macs, batch1 ? " (symbolic dims bound to 1)" : "");
+  fmt::print("# parameters: {} values in {} constants, {} bytes\n", params, g.constants().size(),
+             param_bytes);
+  if (macs >= 0) fmt::print("# MACs:       {}{}\n", macs, batch1 ? " (symbolic dims bound to 1)" : "");
 
   if (!a.dot.empty()) {
     std::ofstream f(a.dot);
@@ -93,7 +94,8 @@ Runner add_show(CLI::App& app) {
   app.add_option("model", a->model, "Model: .onnx, or .wir text IR")->required();
   app.add_option("--input-shape", a->input_shapes, "Bind an input's symbolic dims, e.g. image=8x1x28x28");
   app.add_option("--dot", a->dot, "Also write the graph as Graphviz to this file");
-  app.add_option("-o,--output", a->output, "Also write the complete text IR (all constant data) to this .wir file");
+  app.add_option("-o,--output", a->output,
+                 "Also write the complete text IR (all constant data) to this .wir file");
   app.add_option("--elide", a->elide, "Print constants with more elements than this as <elided N x T>")
       ->capture_default_str();
   app.add_flag("--full", a->full, "Print every constant's data (output parses back with weec show x.wir)");

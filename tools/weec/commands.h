@@ -21,6 +21,7 @@ Runner add_compare(CLI::App& app);
 
 // Loads an ONNX model (.onnx) or a text-IR file (.wir). Type inference runs
 // on both; `input_shapes` ("name=1x3x32x32") bind symbolic input dims first.
-Expected<ImportedModel> load_model(const std::string& path, const std::vector<std::string>& input_shapes = {});
+Expected<ImportedModel> load_model(const std::string& path,
+                                   const std::vector<std::string>& input_shapes = {});
 
 }  // namespace weec::cli

@@ -33,7 +33,8 @@ Status bind_input_shape(Graph& g, const std::string& spec) {
     return error("--input-shape '{}': input '{}' has rank {}", spec, name, declared.rank());
   for (size_t i = 0; declared.rank_known && i < dims.size(); ++i)
     if (declared.dims[i].is_known() && declared.dims[i].value != dims[i])
-      return error("--input-shape '{}': dim {} of '{}' is fixed at {}", spec, i, name, declared.dims[i].value);
+      return error("--input-shape '{}': dim {} of '{}' is fixed at {}", spec, i, name,
+                   declared.dims[i].value);
   in->type.shape = Shape::of(dims);
   return Status::ok();
 }

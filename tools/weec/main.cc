@@ -7,7 +7,8 @@
 int main(int argc, char** argv) {
   CLI::App app{
       "weec — a compiler for small neural networks.\n"
-      "ONNX in; typed graph IR; reference interpreter (the oracle every pass and backend is checked against).\n"
+      "ONNX in; typed graph IR; reference interpreter (the oracle every pass and backend is checked "
+      "against).\n"
       "Models: .onnx files, or .wir text IR as printed by `weec show`."};
   app.set_version_flag("--version", "weec 0.1.0");
   app.require_subcommand(1);
@@ -22,12 +23,14 @@ int main(int argc, char** argv) {
     sub->footer(std::string("Example:\n  ") + example);
     commands.push_back({sub, adder(*sub)});
   };
-  add("show", "Print a model's IR (text, with types) and a summary; --dot writes Graphviz", weec::cli::add_show,
-      "weec show examples/fashion_mnist/model.onnx --dot model.dot -o model.wir");
+  add("show", "Print a model's IR (text, with types) and a summary; --dot writes Graphviz",
+      weec::cli::add_show, "weec show examples/fashion_mnist/model.onnx --dot model.dot -o model.wir");
   add("run", "Run a model in the reference interpreter on .npy/.pb inputs", weec::cli::add_run,
-      "weec run examples/fashion_mnist/model.onnx --input image=examples/fashion_mnist/input_0.npy -o out --npy");
+      "weec run examples/fashion_mnist/model.onnx --input image=examples/fashion_mnist/input_0.npy -o out "
+      "--npy");
   add("compare", "Compare two tensor files (.npy/.pb) within a tolerance; exit 1 if they differ",
-      weec::cli::add_compare, "weec compare out/output_0.npy examples/fashion_mnist/expected_output_0.npy --atol 1e-5");
+      weec::cli::add_compare,
+      "weec compare out/output_0.npy examples/fashion_mnist/expected_output_0.npy --atol 1e-5");
   add("ops", "List the operators weec supports, with ONNX opsets and fusion kinds", weec::cli::add_ops,
       "weec ops | grep -i conv");
   CLI11_PARSE(app, argc, argv);

@@ -33,7 +33,8 @@ struct Scope {
 
 class Importer {
  public:
-  Importer(const onnx::ModelProto& model, std::string base_dir) : model_(model), base_dir_(std::move(base_dir)) {
+  Importer(const onnx::ModelProto& model, std::string base_dir)
+      : model_(model), base_dir_(std::move(base_dir)) {
     for (auto& oi : model.opset_import()) opsets_[oi.domain() == "ai.onnx" ? "" : oi.domain()] = oi.version();
     for (auto& f : model.functions()) functions_[f.domain() + "::" + f.name()] = &f;
   }
@@ -81,21 +82,28 @@ std::vector<std::optional<DType>> body_input_dtypes(const std::string& op, const
 
 Expected<TensorType> Importer::convert_type(const onnx::TypeProto& tp, const std::string& what) {
   if (!tp.has_tensor_type()) {
-    const char* kind = tp.has_sequence_type() ? "sequence" : tp.has_optional_type() ? "optional"
-                       : tp.has_map_type() ? "map" : tp.has_sparse_tensor_type() ? "sparse tensor" : "non-tensor";
+    const char* kind = tp.has_sequence_type()        ? "sequence"
+                       : tp.has_optional_type()      ? "optional"
+                       : tp.has_map_type()           ? "map"
+                       : tp.has_sparse_tensor_type() ? "sparse tensor"
+                                                     : "non-tensor";
     return error("{} has {} type, which weec does not support (only tensors)", what, kind);
   }
   const auto& tt = tp.tensor_type();
   auto dt = dtype_from_onnx(tt.elem_type());
-  if (!dt) return error("{} has dtype {}, which weec does not support", what, onnx_dtype_name(tt.elem_type()));
+  if (!dt)
+    return error("{} has dtype {}, which weec does not support", what, onnx_dtype_name(tt.elem_type()));
   TensorType t;
   t.dtype = *dt;
   if (tt.has_shape()) {
     t.shape.rank_known = true;
     for (auto& d : tt.shape().dim()) {
-      if (d.has_dim_value() && d.dim_value() >= 0) t.shape.dims.push_back(Dim::known(d.dim_value()));
-      else if (d.has_dim_param() && !d.dim_param().empty()) t.shape.dims.push_back(Dim::named(d.dim_param()));
-      else t.shape.dims.push_back(Dim::unknown());
+      if (d.has_dim_value() && d.dim_value() >= 0)
+        t.shape.dims.push_back(Dim::known(d.dim_value()));
+      else if (d.has_dim_param() && !d.dim_param().empty())
+        t.shape.dims.push_back(Dim::named(d.dim_param()));
+      else
+        t.shape.dims.push_back(Dim::unknown());
     }
   }
   return t;
@@ -110,12 +118,18 @@ Expected<Attribute> Importer::convert_attr(const onnx::AttributeProto& ap, Graph
     return sg;
   };
   switch (ap.type()) {
-    case A::INT: return Attribute::of_int(ap.i());
-    case A::FLOAT: return Attribute::of_float(ap.f());
-    case A::STRING: return Attribute::of_string(ap.s());
-    case A::INTS: return Attribute::of_ints({ap.ints().begin(), ap.ints().end()});
-    case A::FLOATS: return Attribute::of_floats({ap.floats().begin(), ap.floats().end()});
-    case A::STRINGS: return Attribute::of_strings({ap.strings().begin(), ap.strings().end()});
+    case A::INT:
+      return Attribute::of_int(ap.i());
+    case A::FLOAT:
+      return Attribute::of_float(ap.f());
+    case A::STRING:
+      return Attribute::of_string(ap.s());
+    case A::INTS:
+      return Attribute::of_ints({ap.ints().begin(), ap.ints().end()});
+    case A::FLOATS:
+      return Attribute::of_floats({ap.floats().begin(), ap.floats().end()});
+    case A::STRINGS:
+      return Attribute::of_strings({ap.strings().begin(), ap.strings().end()});
     case A::TENSOR: {
       WEEC_ASSIGN_OR_RETURN(Tensor t, tensor_from_proto(ap.t(), base_dir_));
       return Attribute::of_tensor(std::move(t));
@@ -189,8 +203,8 @@ Status Importer::import_graph(const onnx::GraphProto& gp, Graph& g, const Scope*
   for (int k = 0; k < gp.input_size(); ++k) {
     const auto& in = gp.input(k);
     if (scope.names.count(in.name())) continue;  // IR < 4: initializers are listed as inputs too
-    if (parent && !in.type().has_tensor_type() && !in.type().has_sequence_type() && !in.type().has_optional_type() &&
-        k < (int)hints.size() && hints[k]) {
+    if (parent && !in.type().has_tensor_type() && !in.type().has_sequence_type() &&
+        !in.type().has_optional_type() && k < (int)hints.size() && hints[k]) {
       scope.names[in.name()] = g.add_input(in.name(), TensorType{*hints[k], Shape::unknown_rank()});
       continue;
     }
@@ -219,8 +233,8 @@ Status Importer::import_node(const onnx::NodeProto& np, Graph& g, Scope& scope, 
   int64_t op_version = oit == opsets.end() ? 0 : oit->second;
   std::string node_name = prefix + np.name();
   auto fail = [&](const std::string& msg) {
-    return error("node '{}' ({}{}, opset {}): {}", node_name, domain.empty() ? "" : domain + ".", np.op_type(),
-                 op_version, msg);
+    return error("node '{}' ({}{}, opset {}): {}", node_name, domain.empty() ? "" : domain + ".",
+                 np.op_type(), op_version, msg);
   };
   auto fresh = [&](const std::string& onnx_name) {
     return prefix.empty() ? onnx_name : g.unique_name(prefix + onnx_name);
@@ -253,8 +267,8 @@ Status Importer::import_node(const onnx::NodeProto& np, Graph& g, Scope& scope, 
   const OpSchema* schema = find_onnx_schema(domain, np.op_type());
   if (!schema) {
     // ONNX defines some ops as functions of others; expand those via libonnx.
-    const onnx::OpSchema* os =
-        onnx::OpSchemaRegistry::Schema(np.op_type(), (int)op_version, domain.empty() ? onnx::ONNX_DOMAIN : domain);
+    const onnx::OpSchema* os = onnx::OpSchemaRegistry::Schema(np.op_type(), (int)op_version,
+                                                              domain.empty() ? onnx::ONNX_DOMAIN : domain);
     onnx::FunctionProto body;
     bool have_body = false;
     if (os && os->HasFunction() && os->GetFunction()) {
@@ -286,12 +300,14 @@ Status Importer::import_node(const onnx::NodeProto& np, Graph& g, Scope& scope, 
     return fail("unsupported op");
   }
   if (op_version < schema->since_opset || op_version > schema->until_opset)
-    return fail(fmt::format("weec supports this op for opsets {}..{}", schema->since_opset, schema->until_opset));
+    return fail(
+        fmt::format("weec supports this op for opsets {}..{}", schema->since_opset, schema->until_opset));
 
   AttrMap attrs;
   for (auto& ap : np.attribute()) {
     if (ap.name() == "consumed_inputs") continue;  // legacy memory hint, no semantics
-    if (!ap.ref_attr_name().empty()) return fail(fmt::format("attribute '{}' refers to an outer attribute", ap.name()));
+    if (!ap.ref_attr_name().empty())
+      return fail(fmt::format("attribute '{}' refers to an outer attribute", ap.name()));
     if (ap.name() == "body") subgraph_input_dtypes_ = body_input_dtypes(np.op_type(), ins);
     auto a = convert_attr(ap, g, scope);
     if (!a) return a.status().message().rfind("node '", 0) == 0 ? a.status() : fail(a.status().message());
@@ -340,7 +356,8 @@ Status Importer::inline_function(const onnx::NodeProto& call, const onnx::Functi
   std::map<std::string, const onnx::AttributeProto*> call_attrs;
   if (schema)
     for (auto& [name, spec] : schema->attributes())
-      if (spec.default_value.type() != onnx::AttributeProto::UNDEFINED) call_attrs[name] = &spec.default_value;
+      if (spec.default_value.type() != onnx::AttributeProto::UNDEFINED)
+        call_attrs[name] = &spec.default_value;
   for (auto& a : call.attribute()) call_attrs[a.name()] = &a;
   std::map<std::string, int64_t> fn_opsets = opsets_;
   for (auto& oi : fn.opset_import()) fn_opsets[oi.domain() == "ai.onnx" ? "" : oi.domain()] = oi.version();
@@ -380,8 +397,8 @@ Status Importer::inline_function(const onnx::NodeProto& call, const onnx::Functi
 
 // Outputs of a function call are renamed values; give graph outputs and
 // function results their ONNX names back where that does not clash.
-Expected<ImportedModel> finish(const onnx::ModelProto& model, std::unique_ptr<Graph> g, const ImportOptions& opts,
-                               int64_t opset) {
+Expected<ImportedModel> finish(const onnx::ModelProto& model, std::unique_ptr<Graph> g,
+                               const ImportOptions& opts, int64_t opset) {
   if (opts.infer_types) WEEC_TRY(infer_graph(*g));
   ImportedModel m;
   m.graph = std::move(g);
@@ -407,10 +424,11 @@ Status run_checker(F&& check) {
 }  // namespace
 
 Expected<ImportedModel> import_onnx_bytes(std::string_view bytes, const std::string& base_dir,
-                                         const ImportOptions& options) {
+                                          const ImportOptions& options) {
   onnx::ModelProto model;
   if (bytes.size() > (size_t)INT32_MAX || !model.ParseFromArray(bytes.data(), (int)bytes.size()))
-    return error("not a valid ONNX model: the protobuf could not be parsed (truncated or not an .onnx file?)");
+    return error(
+        "not a valid ONNX model: the protobuf could not be parsed (truncated or not an .onnx file?)");
   if (!model.has_graph()) return error("not a valid ONNX model: it has no graph");
   if (options.run_checker) WEEC_TRY(run_checker([&] { onnx::checker::check_model(model); }));
   Importer imp(model, base_dir);

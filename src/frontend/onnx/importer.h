@@ -27,6 +27,6 @@ struct ImportedModel {
 Expected<ImportedModel> import_onnx_file(const std::string& path, const ImportOptions& options = {});
 // `base_dir` resolves external data files.
 Expected<ImportedModel> import_onnx_bytes(std::string_view bytes, const std::string& base_dir,
-                                         const ImportOptions& options = {});
+                                          const ImportOptions& options = {});
 
 }  // namespace weec
