@@ -54,18 +54,16 @@ Expected<std::vector<Tensor>> run_graph(const Graph& graph, const std::vector<co
   }
   for (Value* c : graph.constants()) env[c] = c->constant.get();
 
-  // Free each intermediate after its last use to keep peak memory small.
+  // Free each intermediate after its last use (a read by a node or by any of
+  // its subgraphs) to keep peak memory small.
   std::unordered_map<const Value*, size_t> last_use;
   const auto& nodes = graph.nodes();
-  for (size_t i = 0; i < nodes.size(); ++i)
-    for (Value* in : nodes[i]->inputs)
-      if (in) last_use[in] = i;
+  std::vector<std::vector<const Value*>> reads(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    reads[i] = values_read_by(*nodes[i]);
+    for (const Value* v : reads[i]) last_use[v] = i;
+  }
   for (Value* out : graph.outputs) last_use[out] = nodes.size();
-  // Subgraphs may read outer values at any time: keep those alive throughout.
-  for (size_t i = 0; i < nodes.size(); ++i)
-    for (auto& [key, a] : nodes[i]->attrs)
-      if (a.g || !a.graphs.empty())
-        for (auto& [v, idx] : last_use) idx = std::max(idx, i);
 
   std::unordered_map<const Value*, Tensor> owned;
   SubgraphRunner runner = [&](const Graph& body, const std::vector<const Tensor*>& ins) {
@@ -96,10 +94,9 @@ Expected<std::vector<Tensor>> run_graph(const Graph& graph, const std::vector<co
       owned[out] = std::move(ctx.outputs[k]);
       env[out] = &owned[out];
     }
-    for (Value* in : node.inputs) {
-      if (!in || in->producer == nullptr || in->owner != &graph) continue;
-      auto lu = last_use.find(in);
-      if (lu != last_use.end() && lu->second == i && owned.count(in)) {
+    for (const Value* in : reads[i]) {
+      if (in->owner != &graph || !owned.count(in)) continue;
+      if (last_use[in] == i) {
         env.erase(in);
         owned.erase(in);
       }

@@ -159,7 +159,6 @@ static void replace_uses_in(Graph& g, Value* from, Value* to) {
 
 void Graph::replace_all_uses(Value* from, Value* to) { replace_uses_in(*this, from, to); }
 
-// Values a node reads, including outer-scope values read by its subgraphs.
 static void collect_reads(const Node& n, std::vector<const Value*>& out) {
   for (Value* in : n.inputs)
     if (in) out.push_back(in);
@@ -170,6 +169,12 @@ static void collect_reads(const Node& n, std::vector<const Value*>& out) {
     for (const Graph* sg : subs)
       for (auto& sn : sg->nodes()) collect_reads(*sn, out);
   }
+}
+
+std::vector<const Value*> values_read_by(const Node& node) {
+  std::vector<const Value*> out;
+  collect_reads(node, out);
+  return out;
 }
 
 Status Graph::topological_sort() {
@@ -189,9 +194,7 @@ Status Graph::topological_sort() {
       return false;
     }
     state[n] = 1;
-    std::vector<const Value*> reads;
-    collect_reads(*n, reads);
-    for (const Value* v : reads) {
+    for (const Value* v : values_read_by(*n)) {
       auto it = producer_in_graph.find(v);
       if (it != producer_in_graph.end() && !visit(it->second)) return false;
     }
@@ -215,8 +218,7 @@ void Graph::remove_unused_values() {
   std::unordered_set<const Value*> keep(inputs.begin(), inputs.end());
   keep.insert(outputs.begin(), outputs.end());
   for (auto& n : nodes_) {
-    std::vector<const Value*> reads;
-    collect_reads(*n, reads);
+    std::vector<const Value*> reads = values_read_by(*n);
     keep.insert(reads.begin(), reads.end());
     keep.insert(n->outputs.begin(), n->outputs.end());
   }

@@ -77,6 +77,10 @@ class Node {
   std::string describe() const;
 };
 
+// Values a node reads: its inputs plus the outer-scope values read by its
+// subgraphs (at any depth). A value read twice appears twice.
+std::vector<const Value*> values_read_by(const Node& node);
+
 class Graph {
  public:
   std::string name = "main";

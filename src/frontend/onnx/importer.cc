@@ -395,17 +395,26 @@ Status Importer::inline_function(const onnx::NodeProto& call, const onnx::Functi
   return Status::ok();
 }
 
-// Outputs of a function call are renamed values; give graph outputs and
-// function results their ONNX names back where that does not clash.
-Expected<ImportedModel> finish(const onnx::ModelProto& model, std::unique_ptr<Graph> g,
-                               const ImportOptions& opts, int64_t opset) {
-  if (opts.infer_types) WEEC_TRY(infer_graph(*g));
+// Every node was validated and inferred as it was imported, so the graph is
+// complete once the last node is in.
+Expected<ImportedModel> import_parsed(const onnx::ModelProto& model, const std::string& base_dir) {
+  Importer imp(model, base_dir);
+  auto g = std::make_unique<Graph>();
+  WEEC_TRY(imp.import_graph(model.graph(), *g, nullptr));
   ImportedModel m;
   m.graph = std::move(g);
   m.ir_version = model.ir_version();
-  m.opset = opset;
+  m.opset = imp.opset("");
   m.producer = model.producer_name();
   return m;
+}
+
+Status parse_model(std::string_view bytes, onnx::ModelProto& model) {
+  if (bytes.size() > (size_t)INT32_MAX || !model.ParseFromArray(bytes.data(), (int)bytes.size()))
+    return error(
+        "not a valid ONNX model: the protobuf could not be parsed (truncated or not an .onnx file?)");
+  if (!model.has_graph()) return error("not a valid ONNX model: it has no graph");
+  return Status::ok();
 }
 
 // libonnx's checker reports problems by throwing; turn that into a Status.
@@ -426,15 +435,9 @@ Status run_checker(F&& check) {
 Expected<ImportedModel> import_onnx_bytes(std::string_view bytes, const std::string& base_dir,
                                           const ImportOptions& options) {
   onnx::ModelProto model;
-  if (bytes.size() > (size_t)INT32_MAX || !model.ParseFromArray(bytes.data(), (int)bytes.size()))
-    return error(
-        "not a valid ONNX model: the protobuf could not be parsed (truncated or not an .onnx file?)");
-  if (!model.has_graph()) return error("not a valid ONNX model: it has no graph");
+  WEEC_TRY(parse_model(bytes, model));
   if (options.run_checker) WEEC_TRY(run_checker([&] { onnx::checker::check_model(model); }));
-  Importer imp(model, base_dir);
-  auto g = std::make_unique<Graph>();
-  WEEC_TRY(imp.import_graph(model.graph(), *g, nullptr));
-  return finish(model, std::move(g), options, imp.opset(""));
+  return import_parsed(model, base_dir);
 }
 
 Expected<ImportedModel> import_onnx_file(const std::string& path, const ImportOptions& options) {
@@ -443,18 +446,13 @@ Expected<ImportedModel> import_onnx_file(const std::string& path, const ImportOp
   std::stringstream ss;
   ss << f.rdbuf();
   std::string bytes = ss.str();
-  std::string base = std::filesystem::path(path).parent_path().string();
-  // The checker resolves external data relative to the model only when given the path.
-  ImportOptions opts = options;
-  if (opts.run_checker) {
-    opts.run_checker = false;
-    onnx::ModelProto probe;
-    if (probe.ParseFromString(bytes)) {
-      Status st = run_checker([&] { onnx::checker::check_model(path); });
-      if (!st) return st.with_context(path);
-    }
-  }
-  auto m = import_onnx_bytes(bytes, base, opts);
+  onnx::ModelProto model;
+  WEEC_TRY(parse_model(bytes, model).with_context(path));
+  // The checker resolves external data relative to the model only when it is
+  // given the path (it reads the file itself; the public API has no other way).
+  if (options.run_checker)
+    WEEC_TRY(run_checker([&] { onnx::checker::check_model(path); }).with_context(path));
+  auto m = import_parsed(model, std::filesystem::path(path).parent_path().string());
   if (!m) return m.status().with_context(path);
   return m;
 }

@@ -13,7 +13,6 @@ namespace weec {
 
 struct ImportOptions {
   bool run_checker = true;  // onnx::checker::check_model before import
-  bool infer_types = true;  // run every op's inference after import
 };
 
 struct ImportedModel {
@@ -24,6 +23,7 @@ struct ImportedModel {
 };
 
 // Errors name the file, and for node problems the node, op type and opset.
+// Every node is validated and its types inferred as it is imported.
 Expected<ImportedModel> import_onnx_file(const std::string& path, const ImportOptions& options = {});
 // `base_dir` resolves external data files.
 Expected<ImportedModel> import_onnx_bytes(std::string_view bytes, const std::string& base_dir,
