@@ -17,10 +17,10 @@
 #include <regex>
 #include <thread>
 
-#include "compare.h"
 #include "frontend/onnx/importer.h"
 #include "frontend/onnx/tensor_proto.h"
 #include "interp/interpreter.h"
+#include "io/compare.h"
 #include "ops/verify_ops.h"
 
 namespace fs = std::filesystem;
@@ -115,7 +115,7 @@ void run_test(TestCase& tc, const std::map<std::string, Override>& overrides) {
       return done("fail", fmt::format("{} outputs, expected {}", outs->size(), expected.size()));
     for (size_t k = 0; k < expected.size(); ++k) {
       fix_bf16(expected[k], (*outs)[k].dtype());
-      std::string diff = compare_tensors((*outs)[k], expected[k], tol);
+      std::string diff = compare_tensors((*outs)[k], expected[k], tol).mismatch;
       if (!diff.empty())
         return done("fail", fmt::format("{}: output {}: {}", set.filename().string(), k, diff));
     }
