@@ -30,7 +30,7 @@ T clamp_nan(T v, T lo, T hi) {
 
 Status infer_float(InferContext& c) { return infer_unary_same(c, Accepts::Float); }
 
-OpSchema activation_schema(OpKind kind, std::string_view onnx, int since, KernelFn kernel,
+OpSchema activation_schema(OpKind kind, std::string_view onnx, int since, KernelFn kernel, EmitScalarFn emit,
                            std::vector<AttrSpec> attrs, std::string_view doc, InferFn infer = infer_float) {
   OpSchema s{kind, onnx};
   s.since_opset = since;
@@ -38,6 +38,7 @@ OpSchema activation_schema(OpKind kind, std::string_view onnx, int since, Kernel
   s.fusion = FusionKind::Elementwise;
   s.infer = infer;
   s.kernel = kernel;
+  s.emit_scalar = emit;
   s.doc = doc;
   return s;
 }
@@ -126,6 +127,94 @@ Status shrink(KernelContext& c) {
   });
 }
 
+// ---- C scalar forms: the kernels above, one element, in the input's precision ----
+
+// x of a float-only activation, after checking the dtype reached the backend as f32/f64.
+Expected<std::string> float_input(CScalarContext& c) {
+  if (!c_is_float(c.input_dtype(0)))
+    return c.error("dtype {} is not supported by the C backend", dtype_name(c.input_dtype(0)));
+  return c.in[0];
+}
+
+// An attribute as a literal of dtype t (the kernel converts the float attribute the same way).
+std::string attr_literal(CScalarContext& c, const char* name, DType t) {
+  return c_literal(c.attrs.f(name), t);
+}
+
+Expected<std::string> emit_sigmoid(CScalarContext& c) {
+  WEEC_ASSIGN_OR_RETURN(std::string x, float_input(c));
+  const DType t = c.input_dtype(0);
+  std::string e = c.math("exp", t), one = c_literal(1, t);
+  return fmt::format("({0} >= 0 ? {2} / ({2} + {1}(-{0})) : {1}({0}) / ({2} + {1}({0})))", x, e, one);
+}
+Expected<std::string> emit_tanh(CScalarContext& c) {
+  WEEC_ASSIGN_OR_RETURN(std::string x, float_input(c));
+  return fmt::format("{}({})", c.math("tanh", c.input_dtype(0)), x);
+}
+Expected<std::string> emit_softplus(CScalarContext& c) {
+  WEEC_ASSIGN_OR_RETURN(std::string x, float_input(c));
+  const DType t = c.input_dtype(0);
+  return fmt::format("({0} > 0 ? {0} + {1}({2}(-{0})) : {1}({2}({0})))", x, c.math("log1p", t),
+                     c.math("exp", t));
+}
+Expected<std::string> emit_softsign(CScalarContext& c) {
+  WEEC_ASSIGN_OR_RETURN(std::string x, float_input(c));
+  const DType t = c.input_dtype(0);
+  return fmt::format("({0} / ({1} + {2}({0})))", x, c_literal(1, t), c.math("fabs", t));
+}
+Expected<std::string> emit_leaky_relu(CScalarContext& c) {
+  WEEC_ASSIGN_OR_RETURN(std::string x, float_input(c));
+  return fmt::format("({0} < 0 ? {1} * {0} : {0})", x, attr_literal(c, "alpha", c.input_dtype(0)));
+}
+Expected<std::string> emit_elu(CScalarContext& c) {
+  WEEC_ASSIGN_OR_RETURN(std::string x, float_input(c));
+  const DType t = c.input_dtype(0);
+  return fmt::format("({0} < 0 ? {1} * {2}({0}) : {0})", x, attr_literal(c, "alpha", t), c.math("expm1", t));
+}
+Expected<std::string> emit_selu(CScalarContext& c) {
+  WEEC_ASSIGN_OR_RETURN(std::string x, float_input(c));
+  const DType t = c.input_dtype(0);
+  return fmt::format("({1} * ({0} > 0 ? {0} : {2} * {3}({0})))", x, attr_literal(c, "gamma", t),
+                     attr_literal(c, "alpha", t), c.math("expm1", t));
+}
+Expected<std::string> emit_celu(CScalarContext& c) {
+  WEEC_ASSIGN_OR_RETURN(std::string x, float_input(c));
+  const DType t = c.input_dtype(0);
+  if (c.attrs.f("alpha") == 0) return c.error("alpha must be nonzero");
+  return fmt::format("({0} > 0 ? {0} : {1} * {2}({0} / {1}))", x, attr_literal(c, "alpha", t),
+                     c.math("expm1", t));
+}
+Expected<std::string> emit_hard_sigmoid(CScalarContext& c) {
+  WEEC_ASSIGN_OR_RETURN(std::string x, float_input(c));
+  const DType t = c.input_dtype(0);
+  return fmt::format("{}({} * {} + {}, {}, {})", c_clamp_fn(c, t), attr_literal(c, "alpha", t), x,
+                     attr_literal(c, "beta", t), c_literal(0, t), c_literal(1, t));
+}
+Expected<std::string> emit_hard_swish(CScalarContext& c) {
+  WEEC_ASSIGN_OR_RETURN(std::string x, float_input(c));
+  const DType t = c.input_dtype(0);
+  return fmt::format("({0} * {1}({0} * {2} + {3}, {4}, {5}))", x, c_clamp_fn(c, t), c_literal(1.0 / 6.0, t),
+                     c_literal(0.5, t), c_literal(0, t), c_literal(1, t));
+}
+Expected<std::string> emit_thresholded_relu(CScalarContext& c) {
+  WEEC_ASSIGN_OR_RETURN(std::string x, float_input(c));
+  const DType t = c.input_dtype(0);
+  return fmt::format("({0} <= {1} ? {2} : {0})", x, attr_literal(c, "alpha", t), c_literal(0, t));
+}
+// In double like the kernel, then back: floats round, integers saturate.
+Expected<std::string> emit_shrink(CScalarContext& c) {
+  const DType t = c.input_dtype(0);
+  if (!c_is_float(t) && !is_integer(t))
+    return c.error("dtype {} is not supported by the C backend", dtype_name(t));
+  const double lambd = c.attrs.f("lambd"), bias = c.attrs.f("bias");
+  std::string v = fmt::format("((double){})", c.in[0]);
+  std::string y =
+      fmt::format("({0} < {1} ? {0} + {2} : {0} > {3} ? {0} - {2} : 0.0)", v, c_literal(-lambd, DType::F64),
+                  c_literal(bias, DType::F64), c_literal(lambd, DType::F64));
+  if (c_is_float(t)) return fmt::format("(({}){})", c_type(t), y);
+  return fmt::format("{}({})", c_saturate_fn(c, t), y);
+}
+
 Status infer_float_or_signed(InferContext& c) { return infer_unary_same(c, Accepts::FloatOrSignedInt); }
 Status infer_numeric(InferContext& c) { return infer_unary_same(c, Accepts::Numeric); }
 
@@ -142,33 +231,43 @@ Status import_selu(ImportContext& ctx) {
 
 }  // namespace
 
-#define WEEC_ACTIVATION(Name, since, kernel, doc, ...)                                                   \
-  const OpSchema& schema_##Name() {                                                                      \
-    static const OpSchema s = activation_schema(OpKind::Name, #Name, since, kernel, {__VA_ARGS__}, doc); \
-    return s;                                                                                            \
+#define WEEC_ACTIVATION(Name, since, kernel, emit, doc, ...)                             \
+  const OpSchema& schema_##Name() {                                                      \
+    static const OpSchema s =                                                            \
+        activation_schema(OpKind::Name, #Name, since, kernel, emit, {__VA_ARGS__}, doc); \
+    return s;                                                                            \
   }
-WEEC_ACTIVATION(Sigmoid, 1, sigmoid, "1 / (1 + e^-x)")
-WEEC_ACTIVATION(Tanh, 1, tanh_k, "hyperbolic tangent")
-WEEC_ACTIVATION(Softplus, 1, softplus, "log(1 + e^x)")
-WEEC_ACTIVATION(Softsign, 1, softsign, "x / (1 + |x|)")
-WEEC_ACTIVATION(LeakyRelu, 1, leaky_relu, "x < 0 ? alpha*x : x", attr_float("alpha", 0.01f))
-WEEC_ACTIVATION(Elu, 1, elu, "x < 0 ? alpha*(e^x - 1) : x", attr_float("alpha", 1.0f))
-WEEC_ACTIVATION(Celu, 12, celu, "max(0,x) + min(0, alpha*(e^(x/alpha) - 1))", attr_float("alpha", 1.0f))
-WEEC_ACTIVATION(HardSigmoid, 1, hard_sigmoid, "max(0, min(1, alpha*x + beta))", attr_float("alpha", 0.2f),
-                attr_float("beta", 0.5f))
-WEEC_ACTIVATION(HardSwish, 14, hard_swish, "x * max(0, min(1, x/6 + 1/2))")
-WEEC_ACTIVATION(ThresholdedRelu, 10, thresholded_relu, "x > alpha ? x : 0", attr_float("alpha", 1.0f))
+WEEC_ACTIVATION(Sigmoid, 1, sigmoid, emit_sigmoid, "1 / (1 + e^-x)")
+WEEC_ACTIVATION(Tanh, 1, tanh_k, emit_tanh, "hyperbolic tangent")
+WEEC_ACTIVATION(Softplus, 1, softplus, emit_softplus, "log(1 + e^x)")
+WEEC_ACTIVATION(Softsign, 1, softsign, emit_softsign, "x / (1 + |x|)")
+WEEC_ACTIVATION(LeakyRelu, 1, leaky_relu, emit_leaky_relu, "x < 0 ? alpha*x : x", attr_float("alpha", 0.01f))
+WEEC_ACTIVATION(Elu, 1, elu, emit_elu, "x < 0 ? alpha*(e^x - 1) : x", attr_float("alpha", 1.0f))
+WEEC_ACTIVATION(Celu, 12, celu, emit_celu, "max(0,x) + min(0, alpha*(e^(x/alpha) - 1))",
+                attr_float("alpha", 1.0f))
+WEEC_ACTIVATION(HardSigmoid, 1, hard_sigmoid, emit_hard_sigmoid, "max(0, min(1, alpha*x + beta))",
+                attr_float("alpha", 0.2f), attr_float("beta", 0.5f))
+WEEC_ACTIVATION(HardSwish, 14, hard_swish, emit_hard_swish, "x * max(0, min(1, x/6 + 1/2))")
+WEEC_ACTIVATION(ThresholdedRelu, 10, thresholded_relu, emit_thresholded_relu, "x > alpha ? x : 0",
+                attr_float("alpha", 1.0f))
 #undef WEEC_ACTIVATION
 
 const OpSchema& schema_Relu() {
-  static const OpSchema s =
-      activation_schema(OpKind::Relu, "Relu", 1, relu, {}, "max(x, 0); NaN stays NaN", infer_float_or_signed);
+  static const OpSchema s = [] {
+    OpSchema m = activation_schema(OpKind::Relu, "Relu", 1, relu, nullptr, {}, "max(x, 0); NaN stays NaN",
+                                   infer_float_or_signed);
+    // x < 0 is false for NaN, so NaN passes through as in the kernel.
+    m.emit_scalar = [](CScalarContext& c) -> Expected<std::string> {
+      return fmt::format("({0} < 0 ? 0 : {0})", c.in[0]);
+    };
+    return m;
+  }();
   return s;
 }
 
 const OpSchema& schema_Shrink() {
   static const OpSchema s = activation_schema(
-      OpKind::Shrink, "Shrink", 9, shrink, {attr_float("lambd", 0.5f), attr_float("bias", 0.0f)},
+      OpKind::Shrink, "Shrink", 9, shrink, emit_shrink, {attr_float("lambd", 0.5f), attr_float("bias", 0.0f)},
       "x < -lambd ? x + bias : x > lambd ? x - bias : 0", infer_numeric);
   return s;
 }
@@ -177,7 +276,7 @@ const OpSchema& schema_Selu() {
   static const OpSchema s = [] {
     // Opset 6 defaults, as float32: 1.67326319217681884765625, 1.05070102214813232421875.
     OpSchema m = activation_schema(
-        OpKind::Selu, "Selu", 1, selu,
+        OpKind::Selu, "Selu", 1, selu, emit_selu,
         {attr_float("alpha", 1.67326319217681884765625f), attr_float("gamma", 1.05070102214813232421875f)},
         "gamma * (x > 0 ? x : alpha*(e^x - 1))");
     m.import = import_selu;
@@ -208,7 +307,12 @@ Status prelu_kernel(KernelContext& c) {
     if constexpr (std::is_same_v<T, bool>) {
       return c.error("bool is not supported");
     } else {
-      auto r = broadcast_binary<T, T, T>(x, sl, x.dtype(), [](T v, T k) { return v < T(0) ? T(k * v) : v; });
+      auto r = broadcast_binary<T, T, T>(x, sl, x.dtype(), [](T v, T k) {
+        if constexpr (std::is_integral_v<T>)
+          return v < T(0) ? T(WrapT<T>(k) * WrapT<T>(v)) : v;  // wraps, without signed overflow
+        else
+          return v < T(0) ? T(k * v) : v;
+      });
       if (!r) return c.error("{}", r.status().message());
       c.outputs[0] = half ? from_f32(*r, x0.dtype()) : std::move(*r);
       return Status::ok();
@@ -275,6 +379,18 @@ Status prelu_import(ImportContext& ctx) {
   return Status::ok();
 }
 
+// x < 0 ? slope*x : x; the product wraps for integers as in the kernel.
+Expected<std::string> prelu_emit(CScalarContext& c) {
+  const DType t = c.input_dtype(0);
+  if (!c_is_float(t) && !is_integer(t))
+    return c.error("dtype {} is not supported by the C backend", dtype_name(t));
+  if (c.input_dtype(1) != t)
+    return c.error("slope dtype {} differs from input dtype {}", dtype_name(c.input_dtype(1)), dtype_name(t));
+  const std::string& x = c.in[0];
+  if (!c_is_float(t) && !is_signed(t)) return x;  // never negative
+  return fmt::format("({0} < 0 ? {1} : {0})", x, c_wrap_arith('*', c.in[1], x, t));
+}
+
 }  // namespace
 
 const OpSchema& schema_PRelu() {
@@ -285,6 +401,7 @@ const OpSchema& schema_PRelu() {
     m.infer = prelu_infer;
     m.kernel = prelu_kernel;
     m.import = prelu_import;
+    m.emit_scalar = prelu_emit;
     m.doc = "x < 0 ? slope*x : x; slope broadcasts to x";
     return m;
   }();
@@ -399,6 +516,24 @@ Status clip_import(ImportContext& ctx) {
   return Status::ok();
 }
 
+// clamp_nan(x, lo, hi); a missing bound is -inf/+inf (floats) or the type's
+// limit (integers), which clips nothing, as in the kernel.
+Expected<std::string> clip_emit(CScalarContext& c) {
+  const DType t = c.input_dtype(0);
+  if (!c_is_float(t) && !is_integer(t))
+    return c.error("dtype {} is not supported by the C backend", dtype_name(t));
+  for (size_t i = 1; i < c.in.size(); ++i)
+    if (c.has_input(i) && c.input_dtype(i) != t)
+      return c.error("{} has dtype {}, expected {} like the input", c.input_desc(i),
+                     dtype_name(c.input_dtype(i)), dtype_name(t));
+  auto bound = [&](size_t i, bool upper) {
+    if (i < c.in.size() && c.has_input(i)) return c.in[i];
+    if (c_is_float(t)) return c.infinity(t, !upper);
+    return upper ? c_highest(t) : c_lowest(t);
+  };
+  return fmt::format("{}({}, {}, {})", c_clamp_fn(c, t), c.in[0], bound(1, false), bound(2, true));
+}
+
 }  // namespace
 
 const OpSchema& schema_Clip() {
@@ -410,6 +545,7 @@ const OpSchema& schema_Clip() {
     m.infer = clip_infer;
     m.kernel = clip_kernel;
     m.import = clip_import;
+    m.emit_scalar = clip_emit;
     m.doc = "min(max(x, min), max); missing bounds do not clip; NaN stays NaN";
     return m;
   }();

@@ -2,6 +2,7 @@
 // Ties pick the first index, or the last with select_last_index=1 (opset 12).
 // NaN counts as the extreme for both ops, as numpy's argmax/argmin (the ONNX
 // reference) treat it: the first NaN wins (the last with select_last_index).
+#include "ops/c_emit.h"
 #include "ops/op_util.h"
 
 namespace weec {
@@ -83,12 +84,79 @@ Status infer_arg(InferContext& ctx) {
   return Status::ok();
 }
 
-OpSchema arg_schema(OpKind kind, std::string_view onnx, KernelFn kernel, std::string_view doc) {
+// C: the kernel's scan, input 0 read once per element through load(). A
+// trailing axis keeps the best value/index in locals; otherwise they live in
+// scratch rows so the inner loop runs over contiguous elements.
+Status arg_emit_c(CEmitContext& c, bool is_max) {
+  Dims in = c.in_dims(0);
+  WEEC_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(c, c.attrs.i("axis"), (int64_t)in.size()));
+  const bool last = c.attrs.i("select_last_index") != 0;
+  const DType t = c.input_dtype(0);
+  int64_t outer = 1, inner = 1, n = in[axis];
+  for (int64_t i = 0; i < (int64_t)in.size(); ++i) {
+    if (i < axis) outer *= in[i];
+    if (i > axis) inner *= in[i];
+  }
+  if (outer * inner == 0) return Status::ok();
+  if (n == 0) return c.error("cannot take an index over the empty axis {}", axis);
+  const std::string T = c_type(t);
+  // Does element v replace the best value b?
+  auto take = [&](const std::string& v, const std::string& b) {
+    std::string cmp = is_max ? ">" : "<";
+    if (last) cmp += "=";
+    if (!is_float(t)) return fmt::format("{} {} {}", v, cmp, b);
+    if (last) return fmt::format("({1} != {1} ? {0} != {0} : ({0} != {0} || {0} {2} {1}))", v, b, cmp);
+    return fmt::format("{1} == {1} && ({0} != {0} || {0} {2} {1})", v, b, cmp);
+  };
+  std::string o = c.var("o"), j = c.var("j"), v = c.var("v");
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", o, outer);
+  if (inner == 1) {
+    std::string bv = c.var("bv"), bi = c.var("bi");
+    c.w.line("{} {} = {};", T, bv, c.load(0, fmt::format("{} * {}", o, n)));
+    c.w.line("int64_t {} = 0;", bi);
+    c.w.open("for (int32_t {0} = 1; {0} < {1}; ++{0}) {{", j, n);
+    c.w.line("const {} {} = {};", T, v, c.load(0, fmt::format("{} * {} + {}", o, n, j)));
+    c.w.open("if ({}) {{", take(v, bv));
+    c.w.line("{} = {};", bi, j);
+    c.w.line("{} = {};", bv, v);
+    c.w.close();
+    c.w.close();
+    c.store(0, {}, bi, o);
+  } else {
+    std::string bv = c.scratch(t, inner, "bv"), bi = c.scratch(DType::I64, inner, "bi"), i = c.var("i");
+    auto row = [&](const std::string& jj) {
+      return fmt::format("({} * {} + {}) * {} + {}", o, n, jj, inner, i);
+    };
+    c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", i, inner);
+    c.w.line("{}[{}] = {};", bv, i, c.load(0, row("0")));
+    c.w.line("{}[{}] = 0;", bi, i);
+    c.w.close();
+    c.w.open("for (int32_t {0} = 1; {0} < {1}; ++{0}) {{", j, n);
+    c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", i, inner);
+    c.w.line("const {} {} = {};", T, v, c.load(0, row(j)));
+    c.w.open("if ({}) {{", take(v, fmt::format("{}[{}]", bv, i)));
+    c.w.line("{}[{}] = {};", bi, i, j);
+    c.w.line("{}[{}] = {};", bv, i, v);
+    c.w.close();
+    c.w.close();
+    c.w.close();
+    std::string i2 = c.var("i");
+    c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", i2, inner);
+    c.store(0, {}, fmt::format("{}[{}]", bi, i2), fmt::format("{} * {} + {}", o, inner, i2));
+    c.w.close();
+  }
+  c.w.close();
+  return Status::ok();
+}
+
+OpSchema arg_schema(OpKind kind, std::string_view onnx, KernelFn kernel, EmitCFn emit_c,
+                    std::string_view doc) {
   OpSchema s{kind, onnx};
   s.attrs = {attr_int("axis", 0), attr_int("keepdims", 1), attr_int("select_last_index", 0)};
   s.fusion = FusionKind::Reduce;
   s.infer = infer_arg;
   s.kernel = kernel;
+  s.emit_c = emit_c;
   s.doc = doc;
   return s;
 }
@@ -98,6 +166,7 @@ OpSchema arg_schema(OpKind kind, std::string_view onnx, KernelFn kernel, std::st
 const OpSchema& schema_ArgMax() {
   static const OpSchema s = arg_schema(
       OpKind::ArgMax, "ArgMax", [](KernelContext& c) { return arg_kernel(c, true); },
+      [](CEmitContext& c) { return arg_emit_c(c, true); },
       "int64 index of the maximum along axis; first on ties unless select_last_index");
   return s;
 }
@@ -105,6 +174,7 @@ const OpSchema& schema_ArgMax() {
 const OpSchema& schema_ArgMin() {
   static const OpSchema s = arg_schema(
       OpKind::ArgMin, "ArgMin", [](KernelContext& c) { return arg_kernel(c, false); },
+      [](CEmitContext& c) { return arg_emit_c(c, false); },
       "int64 index of the minimum along axis; first on ties unless select_last_index");
   return s;
 }

@@ -1,9 +1,12 @@
 // Add, Sub, Mul, Div, Pow, Mod, BitShift: binary arithmetic with numpy
-// broadcasting. f16/bf16 compute in f32 and round once. Integer Div truncates
-// toward zero (as ONNX Runtime); integer Mod follows the divisor's sign unless
-// fmod=1. Opset < 7 used explicit `broadcast`/`axis` attributes; the import
-// hook rewrites those into numpy broadcasting with an Unsqueeze.
-#include "ops/op_util.h"
+// broadcasting. f16/bf16 compute in f32 and round once. Integers wrap (two's
+// complement); integer Div truncates toward zero (as ONNX Runtime), x / 0 = 0
+// and MIN / -1 = MIN; integer Mod follows the divisor's sign unless fmod=1,
+// x % 0 = 0; integer Pow computes in double and saturates. Opset < 7 used
+// explicit `broadcast`/`axis` attributes; the import hook rewrites those into
+// numpy broadcasting with an Unsqueeze. The C forms (arith_emit) reproduce
+// all of this exactly.
+#include "ops/elementwise_util.h"
 
 namespace weec {
 
@@ -14,6 +17,8 @@ enum class Arith { Add, Sub, Mul, Div, Pow, Mod };
 template <typename T>
 T int_mod(T a, T b, bool fmod) {
   if (b == 0) return 0;  // undefined in ONNX; avoid the trap
+  if constexpr (std::is_signed_v<T>)
+    if (b == -1) return 0;  // MIN % -1 traps too
   T r = a % b;
   if constexpr (std::is_signed_v<T>)
     if (!fmod && r != 0 && ((r < 0) != (b < 0))) r += b;
@@ -22,31 +27,48 @@ T int_mod(T a, T b, bool fmod) {
 
 template <typename T>
 T apply(Arith op, T a, T b, bool fmod) {
-  switch (op) {
-    case Arith::Add:
-      return a + b;
-    case Arith::Sub:
-      return a - b;
-    case Arith::Mul:
-      return a * b;
-    case Arith::Div:
-      if constexpr (std::is_integral_v<T>) {
+  if constexpr (std::is_integral_v<T>) {
+    using W = WrapT<T>;
+    switch (op) {
+      case Arith::Add:
+        return T(W(a) + W(b));
+      case Arith::Sub:
+        return T(W(a) - W(b));
+      case Arith::Mul:
+        return T(W(a) * W(b));
+      case Arith::Div:
         if (b == 0) return 0;
-      }
-      return a / b;
-    case Arith::Mod:
-      if constexpr (std::is_integral_v<T>) {
+        if constexpr (std::is_signed_v<T>)
+          if (b == -1) return T(W(0) - W(a));  // MIN / -1 wraps to MIN instead of trapping
+        return T(a / b);
+      case Arith::Mod:
         return int_mod(a, b, fmod);
-      } else {
+      case Arith::Pow:
+        // Out-of-range results saturate (a plain conversion would be undefined).
+        return saturate_cast<T>(std::pow((double)a, (double)b));
+    }
+    return T(0);
+  } else {
+    switch (op) {
+      case Arith::Add:
+        return a + b;
+      case Arith::Sub:
+        return a - b;
+      case Arith::Mul:
+        return a * b;
+      case Arith::Div:
+        return a / b;
+      case Arith::Mod: {
         if (fmod) return std::fmod(a, b);
         T r = std::fmod(a, b);  // numpy-style: result takes the divisor's sign
         if (r != 0 && ((r < 0) != (b < 0))) r += b;
         return r;
       }
-    case Arith::Pow:
-      return T(std::pow((double)a, (double)b));
+      case Arith::Pow:
+        return T(std::pow((double)a, (double)b));
+    }
+    return T(0);
   }
-  return T(0);
 }
 
 Status arith_kernel(KernelContext& ctx, Arith op) {
@@ -55,12 +77,15 @@ Status arith_kernel(KernelContext& ctx, Arith op) {
   bool fmod = op == Arith::Mod && ctx.attrs.i("fmod") != 0;
   DType out_type = a0.dtype();
   if (op == Arith::Pow && a0.dtype() != b0.dtype()) {
-    // Pow's exponent may have its own type: compute in f64, cast to the base type.
+    // Pow's exponent may have its own type: compute in f64, cast to the base
+    // type (onnx_cast: integers truncate and saturate).
     Tensor a = convert(a0, DType::F64), b = convert(b0, DType::F64);
     auto r = broadcast_binary<double, double, double>(a, b, DType::F64,
                                                       [](double x, double y) { return std::pow(x, y); });
     if (!r) return ctx.error("{}", r.status().message());
-    ctx.outputs[0] = convert(*r, out_type);
+    auto cast = onnx_cast(*r, out_type);
+    if (!cast) return ctx.error("{}", cast.status().message());
+    ctx.outputs[0] = std::move(*cast);
     return Status::ok();
   }
   if (a0.dtype() != b0.dtype())
@@ -88,12 +113,94 @@ Status infer_arith(InferContext& ctx) {
   return infer_broadcast(ctx);
 }
 
+// ---- C scalar forms ----
+
+// Name of a static helper `T weec_<op>_T(T a, T b)` with body `body` (uses a, b).
+std::string binary_helper(CScalarContext& c, const std::string& op, DType t, const std::string& body) {
+  const std::string name = fmt::format("weec_{}_{}", op, c_suffix(t));
+  return c.helper(name,
+                  fmt::format("static inline {0} {1}({0} a, {0} b) {{\n{2}}}\n", c_type(t), name, body));
+}
+
+// Integer division truncating toward zero; x / 0 = 0 (the kernel's guard) and
+// MIN / -1 wraps to MIN (the one signed quotient that overflows).
+std::string int_div(CScalarContext& c, DType t) {
+  std::string body = "  if (b == 0) return 0;\n";
+  if (is_signed(t)) body += fmt::format("  if (b == -1) return {};\n", c_wrap_neg("a", t));
+  return binary_helper(c, "div", t, body + "  return a / b;\n");
+}
+
+// int_mod: x % 0 = 0; the result takes the divisor's sign unless fmod.
+// b == -1 always leaves 0 (and MIN % -1 would trap).
+std::string int_mod_fn(CScalarContext& c, DType t, bool fmod) {
+  std::string body = "  if (b == 0) return 0;\n";
+  if (!is_signed(t)) return binary_helper(c, "mod", t, body + "  return a % b;\n");
+  body += "  if (b == -1) return 0;\n";
+  if (fmod) return binary_helper(c, "fmod", t, body + "  return a % b;\n");
+  return binary_helper(c, "mod", t,
+                       body + fmt::format("  {} r = a % b;\n"
+                                          "  if (r != 0 && ((r < 0) != (b < 0))) r += b;\n"
+                                          "  return r;\n",
+                                          c_type(t)));
+}
+
+// Float Mod: C fmod, or numpy's (the result takes the divisor's sign).
+std::string float_mod_fn(CScalarContext& c, DType t, bool fmod) {
+  std::string f = c.math("fmod", t);
+  if (fmod) return f;
+  return binary_helper(c, "mod", t,
+                       fmt::format("  {} r = {}(a, b);\n"
+                                   "  if (r != 0 && ((r < 0) != (b < 0))) r += b;\n"
+                                   "  return r;\n",
+                                   c_type(t), f));
+}
+
+// Pow in double, converted to the base's dtype (integers saturate where the
+// kernel's conversion would be undefined; in range they agree).
+std::string pow_expr(CScalarContext& c, const std::string& a, const std::string& b, DType t) {
+  std::string p = fmt::format("{}((double){}, (double){})", c.math("pow", DType::F64), a, b);
+  if (t == DType::F64) return p;
+  if (t == DType::F32) return "((float)" + p + ")";
+  return fmt::format("{}({})", c_saturate_fn(c, t), p);
+}
+
+bool c_numeric(DType t) { return c_is_float(t) || is_integer(t); }
+
+Expected<std::string> arith_emit(CScalarContext& c, Arith op) {
+  const DType t = c.input_dtype(0), tb = c.input_dtype(1);
+  const std::string &a = c.in[0], &b = c.in[1];
+  if (!c_numeric(t) || !c_numeric(tb))
+    return c.error("operand dtypes {} and {} are not supported by the C backend", dtype_name(t),
+                   dtype_name(tb));
+  if (op == Arith::Pow) return pow_expr(c, a, b, t);
+  if (t != tb) return c.error("operand dtypes differ: {} and {}", dtype_name(t), dtype_name(tb));
+  switch (op) {
+    case Arith::Add:
+      return c_wrap_arith('+', a, b, t);
+    case Arith::Sub:
+      return c_wrap_arith('-', a, b, t);
+    case Arith::Mul:
+      return c_wrap_arith('*', a, b, t);
+    case Arith::Div:
+      if (c_is_float(t)) return fmt::format("({} / {})", a, b);
+      return fmt::format("{}({}, {})", int_div(c, t), a, b);
+    case Arith::Mod: {
+      bool fmod = c.attrs.i("fmod") != 0;
+      std::string f = c_is_float(t) ? float_mod_fn(c, t, fmod) : int_mod_fn(c, t, fmod);
+      return fmt::format("{}({}, {})", f, a, b);
+    }
+    case Arith::Pow:
+      break;
+  }
+  return c.error("unknown arithmetic op");
+}
+
 int64_t arith_macs(const Node& n) {
   const Shape& s = n.outputs[0]->type.shape;
   return s.is_static() ? numel_of(s.static_dims()) : 0;
 }
 
-OpSchema arith_schema(OpKind kind, std::string_view onnx, KernelFn kernel, ImportFn import,
+OpSchema arith_schema(OpKind kind, std::string_view onnx, KernelFn kernel, EmitScalarFn emit, ImportFn import,
                       std::string_view doc) {
   OpSchema s{kind, onnx};
   s.min_inputs = s.max_inputs = 2;
@@ -102,6 +209,7 @@ OpSchema arith_schema(OpKind kind, std::string_view onnx, KernelFn kernel, Impor
   s.kernel = kernel;
   s.macs = arith_macs;
   s.import = import;
+  s.emit_scalar = emit;
   s.doc = doc;
   return s;
 }
@@ -112,6 +220,7 @@ OpSchema arith_schema(OpKind kind, std::string_view onnx, KernelFn kernel, Impor
   const OpSchema& schema_##Name() {                                                         \
     static const OpSchema s = arith_schema(                                                 \
         OpKind::Name, #Name, [](KernelContext& c) { return arith_kernel(c, Arith::Name); }, \
+        [](CScalarContext& c) { return arith_emit(c, Arith::Name); },                       \
         [](ImportContext& c) { return import_legacy_broadcast(c, OpKind::Name); }, doc);    \
     return s;                                                                               \
   }
@@ -125,7 +234,8 @@ WEEC_ARITH_OP(Pow, "a ^ b, broadcasting; exponent may have another dtype")
 const OpSchema& schema_Mod() {
   static const OpSchema s = [] {
     OpSchema m = arith_schema(
-        OpKind::Mod, "Mod", [](KernelContext& c) { return arith_kernel(c, Arith::Mod); }, nullptr,
+        OpKind::Mod, "Mod", [](KernelContext& c) { return arith_kernel(c, Arith::Mod); },
+        [](CScalarContext& c) { return arith_emit(c, Arith::Mod); }, nullptr,
         "remainder; sign of divisor unless fmod=1 (C fmod)");
     m.attrs = {attr_int("fmod", 0)};
     return m;
@@ -154,11 +264,24 @@ Status bitshift_kernel(KernelContext& ctx) {
     }
   });
 }
+
+// Logical shifts; shifting by the width or more gives 0 (a plain C shift
+// would be undefined). A helper, so a literal count cannot draw a warning.
+Expected<std::string> bitshift_emit(CScalarContext& c) {
+  const DType t = c.input_dtype(0);
+  if (t != c.input_dtype(1) || !is_integer(t) || is_signed(t))
+    return c.error("BitShift needs two unsigned integer operands of one dtype");
+  const bool left = c.attrs.s("direction") == "LEFT";
+  // uint8/uint16 promote to int: a << (width - 1) still fits, so no overflow.
+  std::string body =
+      fmt::format("  return b >= {} ? 0 : ({})(a {} b);\n", dtype_size(t) * 8, c_type(t), left ? "<<" : ">>");
+  return fmt::format("{}({}, {})", binary_helper(c, left ? "shl" : "shr", t, body), c.in[0], c.in[1]);
+}
 }  // namespace
 
 const OpSchema& schema_BitShift() {
   static const OpSchema s = [] {
-    OpSchema m = arith_schema(OpKind::BitShift, "BitShift", bitshift_kernel, nullptr,
+    OpSchema m = arith_schema(OpKind::BitShift, "BitShift", bitshift_kernel, bitshift_emit, nullptr,
                               "logical shift of unsigned integers");
     m.since_opset = 11;
     m.attrs = {attr_required("direction", Attribute::Kind::String)};

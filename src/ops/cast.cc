@@ -261,6 +261,22 @@ Status cast_kernel(KernelContext& ctx) {
   return Status::ok();
 }
 
+// C form of cast_scalar: float -> integer via the saturating helper, -> bool
+// as x != 0, everything else a C conversion (integers wrap, as numpy; to
+// float rounds to nearest like the kernel's static_cast).
+Expected<std::string> cast_emit(CScalarContext& c, DType to) {
+  const DType from = c.input_dtype(0);
+  for (DType t : {from, to})
+    if (!c_is_float(t) && !is_integer(t) && t != DType::Bool)
+      return c.error("cast between {} and {} is not supported by the C backend", dtype_name(from),
+                     dtype_name(to));
+  const std::string& x = c.in[0];
+  if (from == to) return x;
+  if (to == DType::Bool) return fmt::format("({} != 0)", x);
+  if (c_is_float(from) && !c_is_float(to)) return fmt::format("{}((double){})", c_saturate_fn(c, to), x);
+  return fmt::format("(({}){})", c_type(to), x);
+}
+
 // Opset < 6: `to` was a string naming the type ("FLOAT", "INT64", ...).
 Status cast_import(ImportContext& ctx) {
   AttrMap attrs = ctx.attrs;
@@ -287,6 +303,10 @@ const OpSchema& schema_Cast() {
     m.infer = cast_infer;
     m.kernel = cast_kernel;
     m.import = cast_import;
+    m.emit_scalar = [](CScalarContext& c) -> Expected<std::string> {
+      WEEC_ASSIGN_OR_RETURN(DType to, cast_target(c));
+      return cast_emit(c, to);
+    };
     m.doc = "convert to dtype `to` (ONNX code); float->int truncates and saturates, NaN->0";
     return m;
   }();
@@ -309,6 +329,7 @@ const OpSchema& schema_CastLike() {
       c.outputs[0] = std::move(*r);
       return Status::ok();
     };
+    m.emit_scalar = [](CScalarContext& c) { return cast_emit(c, c.input_dtype(1)); };
     m.doc = "convert input 0 to the dtype of input 1 (rules as Cast)";
     return m;
   }();

@@ -81,8 +81,37 @@ Status compare_infer(InferContext& ctx, Cmp op) {
   return Status::ok();
 }
 
+// C form: IEEE comparisons for floats; integer and bool ordered comparisons
+// through helpers (see c_compare); strings are rejected by the backend.
+Expected<std::string> compare_emit(CScalarContext& c, Cmp op) {
+  const DType t = c.input_dtype(0);
+  WEEC_TRY(check_operands(c, op, t, c.input_dtype(1)));
+  if (!c_is_float(t) && !is_integer(t) && t != DType::Bool)
+    return c.error("dtype {} is not supported by the C backend", dtype_name(t));
+  const std::string &a = c.in[0], &b = c.in[1];
+  switch (op) {
+    case Cmp::Equal:
+      return fmt::format("({} == {})", a, b);
+    case Cmp::Greater:
+      return c_compare(c, ">", a, b, t);
+    case Cmp::Less:
+      return c_compare(c, "<", a, b, t);
+    case Cmp::GreaterOrEqual:
+      return c_compare(c, ">=", a, b, t);
+    case Cmp::LessOrEqual:
+      return c_compare(c, "<=", a, b, t);
+    case Cmp::And:
+      return fmt::format("({} && {})", a, b);
+    case Cmp::Or:
+      return fmt::format("({} || {})", a, b);
+    case Cmp::Xor:
+      return fmt::format("({} != {})", a, b);
+  }
+  return c.error("unknown comparison");
+}
+
 OpSchema compare_schema(OpKind kind, std::string_view onnx, int since, InferFn infer, KernelFn kernel,
-                        ImportFn import, std::string_view doc) {
+                        EmitScalarFn emit, ImportFn import, std::string_view doc) {
   OpSchema s{kind, onnx};
   s.since_opset = since;
   s.min_inputs = s.max_inputs = 2;
@@ -90,6 +119,7 @@ OpSchema compare_schema(OpKind kind, std::string_view onnx, int since, InferFn i
   s.infer = infer;
   s.kernel = kernel;
   s.import = import;
+  s.emit_scalar = emit;
   s.doc = doc;
   return s;
 }
@@ -100,7 +130,8 @@ OpSchema compare_schema(OpKind kind, std::string_view onnx, int since, InferFn i
   const OpSchema& schema_##Name() {                                                              \
     static const OpSchema s = compare_schema(                                                    \
         OpKind::Name, #Name, since, [](InferContext& c) { return compare_infer(c, Cmp::Name); }, \
-        [](KernelContext& c) { return compare_kernel(c, Cmp::Name); }, import, doc);             \
+        [](KernelContext& c) { return compare_kernel(c, Cmp::Name); },                           \
+        [](CScalarContext& c) { return compare_emit(c, Cmp::Name); }, import, doc);              \
     return s;                                                                                    \
   }
 #define WEEC_LEGACY(Name) [](ImportContext& c) { return import_legacy_broadcast(c, OpKind::Name); }
@@ -162,6 +193,15 @@ Status where_infer(InferContext& ctx) {
   return Status::ok();
 }
 
+Expected<std::string> where_emit(CScalarContext& c) {
+  if (c.input_dtype(0) != DType::Bool)
+    return c.error("condition must be bool, got {}", dtype_name(c.input_dtype(0)));
+  if (c.input_dtype(1) != c.input_dtype(2))
+    return c.error("X and Y dtypes differ: {} and {}", dtype_name(c.input_dtype(1)),
+                   dtype_name(c.input_dtype(2)));
+  return fmt::format("({} ? {} : {})", c.in[0], c.in[1], c.in[2]);
+}
+
 }  // namespace
 
 const OpSchema& schema_Where() {
@@ -172,6 +212,7 @@ const OpSchema& schema_Where() {
     m.fusion = FusionKind::Broadcast;
     m.infer = where_infer;
     m.kernel = where_kernel;
+    m.emit_scalar = where_emit;
     m.doc = "cond ? x : y, 3-way broadcasting; any dtype for x, y";
     return m;
   }();

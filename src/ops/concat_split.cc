@@ -2,6 +2,7 @@
 // (an attribute before: the import hook makes it a constant input); without
 // sizes the axis is split evenly, the last chunk smaller when the dim does not
 // divide (the opset 18 rule, a superset of opset 13's "must divide").
+#include "ops/movement_emit.h"
 #include "ops/shape_util.h"
 
 namespace weec {
@@ -182,6 +183,37 @@ Status import_split(ImportContext& ctx) {
   return Status::ok();
 }
 
+// ---- C emission: one strided copy per input (Concat) or output (Split) ----
+
+Status emit_concat(CEmitContext& c) {
+  Dims out = c.out_dims(0);
+  WEEC_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(c, c.attrs.i("axis"), (int64_t)out.size()));
+  Dims out_strides = strides_of(out);
+  int64_t offset = 0;
+  for (size_t i = 0; i < c.num_inputs(); ++i) {
+    Dims d = c.in_dims(i);
+    emit_strided_copy(c, i, 0, StridedCopy{d, strides_of(d), out_strides, 0, offset * out_strides[axis]});
+    offset += d[axis];
+  }
+  return Status::ok();
+}
+
+// The sizes are the outputs' static dims along the axis (inference applied
+// the split input or the even rule), so the split input need not be constant.
+Status emit_split(CEmitContext& c) {
+  Dims in = c.in_dims(0);
+  WEEC_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(c, c.attrs.i("axis"), (int64_t)in.size()));
+  Dims in_strides = strides_of(in);
+  int64_t offset = 0;
+  for (size_t k = 0; k < c.node.outputs.size(); ++k) {
+    Dims d = c.out_dims(k);
+    emit_strided_copy(c, 0, k, StridedCopy{d, in_strides, strides_of(d), offset * in_strides[axis], 0});
+    offset += d[axis];
+  }
+  if (offset != in[axis]) return c.error("split sizes sum to {}, but the axis has {}", offset, in[axis]);
+  return Status::ok();
+}
+
 }  // namespace
 
 const OpSchema& schema_Concat() {
@@ -193,6 +225,7 @@ const OpSchema& schema_Concat() {
     m.fusion = FusionKind::Injective;
     m.infer = infer_concat;
     m.kernel = kernel_concat;
+    m.emit_c = emit_concat;
     m.import = import_concat;
     m.doc = "joins inputs along axis";
     return m;
@@ -210,6 +243,7 @@ const OpSchema& schema_Split() {
     m.fusion = FusionKind::Injective;
     m.infer = infer_split;
     m.kernel = kernel_split;
+    m.emit_c = emit_split;
     m.import = import_split;
     m.doc = "cuts the input along axis into the given (or equal) sizes";
     return m;

@@ -2,7 +2,7 @@
 // included), strides, dilations, explicit pads or auto_pad, optional bias.
 // kernel_shape defaults to W's spatial dims. Float types accumulate in double
 // and round once; f16/bf16 likewise.
-#include "ops/conv_util.h"
+#include "ops/nn_emit.h"
 
 namespace weec {
 
@@ -43,6 +43,20 @@ Status conv_kernel(KernelContext& ctx) {
   return Status::ok();
 }
 
+// Float conv through the shared loop nest, accumulating in the output dtype;
+// the bias initialises each channel's accumulator.
+Status conv_emit_c(CEmitContext& c) {
+  nn::ConvEmitSpec s;
+  WEEC_TRY(nn::conv_problem(c, c.in_dims(0), c.in_dims(1), s.p));
+  s.acc = c.output_dtype();
+  if (c.has_input(2)) {
+    if (c.in_count(2) != s.p.c_out) return c.error("bias must have {} elements", s.p.c_out);
+    std::string b = c.in(2);
+    s.init = [b](const std::string& oc) { return fmt::format("{}[{}]", b, oc); };
+  }
+  return nn::emit_conv(c, s);
+}
+
 }  // namespace
 
 const OpSchema& schema_Conv() {
@@ -60,6 +74,7 @@ const OpSchema& schema_Conv() {
     m.infer = conv_infer;
     m.kernel = conv_kernel;
     m.macs = [](const Node& n) { return nn::conv_macs(n, 1); };
+    m.emit_c = conv_emit_c;
     m.doc = "N-D convolution with groups, strides, dilations, pads/auto_pad and optional bias";
     return m;
   }();

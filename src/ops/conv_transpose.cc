@@ -4,7 +4,7 @@
 // output_shape / auto_pad, in which case the pads are derived as the spec says
 // (SAME_UPPER puts the smaller half first). A negative total padding (asked
 // for an output larger than the full result) extends the end with zeros.
-#include "ops/conv_util.h"
+#include "ops/nn_emit.h"
 
 namespace weec {
 
@@ -177,6 +177,27 @@ int64_t convt_macs(const Node& n) {
   return numel_of(x->type.shape.static_dims()) * (numel_of(wd) / wd[0]);
 }
 
+// The shared conv loop nest in its scatter form; the bias initialises each
+// channel's accumulator.
+Status convt_emit_c(CEmitContext& c) {
+  TransposeProblem t;
+  WEEC_TRY(transpose_problem(c, c.in_dims(0), c.in_dims(1), t));
+  nn::ConvEmitSpec s;
+  s.p.batch = t.batch;
+  s.p.c_in = t.c_in;
+  s.p.c_out = t.c_out;
+  s.p.group = t.group;
+  s.p.w = t.w;
+  s.transposed = true;
+  s.acc = c.output_dtype();
+  if (c.has_input(2)) {
+    if (c.in_count(2) != t.c_out) return c.error("bias must have {} elements", t.c_out);
+    std::string b = c.in(2);
+    s.init = [b](const std::string& oc) { return fmt::format("{}[{}]", b, oc); };
+  }
+  return nn::emit_conv(c, s);
+}
+
 }  // namespace
 
 const OpSchema& schema_ConvTranspose() {
@@ -195,6 +216,7 @@ const OpSchema& schema_ConvTranspose() {
     m.fusion = FusionKind::OutElementwiseFusable;
     m.infer = convt_infer;
     m.kernel = convt_kernel;
+    m.emit_c = convt_emit_c;
     m.macs = convt_macs;
     m.doc = "N-D transposed convolution with output_padding/output_shape, groups, dilations";
     return m;

@@ -1,5 +1,6 @@
 // DepthToSpace (DCR and CRD modes; opset 1 had no mode and means DCR) and
 // SpaceToDepth on NCHW tensors, both as a reshape + permutation.
+#include "ops/movement_emit.h"
 #include "ops/shape_util.h"
 
 namespace weec {
@@ -78,6 +79,26 @@ Status kernel_space_to_depth(KernelContext& ctx) {
   return Status::ok();
 }
 
+// Both ops are a permutation of a 6-D view of the input, as in the kernels.
+Status emit_depth_to_space(CEmitContext& c) {
+  WEEC_ASSIGN_OR_RETURN(int64_t b, blocksize(c));
+  Dims in = c.in_dims(0);
+  int64_t n = in[0], ch = in[1], h = in[2], w = in[3], oc = ch / (b * b);
+  if (c.attrs.s("mode") == "CRD")
+    emit_strided_copy(c, 0, 0, permute_copy({n, oc, b, b, h, w}, {0, 1, 4, 2, 5, 3}));
+  else
+    emit_strided_copy(c, 0, 0, permute_copy({n, b, b, oc, h, w}, {0, 3, 4, 1, 5, 2}));
+  return Status::ok();
+}
+
+Status emit_space_to_depth(CEmitContext& c) {
+  WEEC_ASSIGN_OR_RETURN(int64_t b, blocksize(c));
+  Dims in = c.in_dims(0);
+  int64_t n = in[0], ch = in[1], h = in[2], w = in[3];
+  emit_strided_copy(c, 0, 0, permute_copy({n, ch, h / b, b, w / b, b}, {0, 3, 5, 1, 2, 4}));
+  return Status::ok();
+}
+
 }  // namespace
 
 const OpSchema& schema_DepthToSpace() {
@@ -87,6 +108,7 @@ const OpSchema& schema_DepthToSpace() {
     m.fusion = FusionKind::Injective;
     m.infer = infer_depth_to_space;
     m.kernel = kernel_depth_to_space;
+    m.emit_c = emit_depth_to_space;
     m.doc = "moves channel blocks into b x b spatial blocks (DCR or CRD order)";
     return m;
   }();
@@ -100,6 +122,7 @@ const OpSchema& schema_SpaceToDepth() {
     m.fusion = FusionKind::Injective;
     m.infer = infer_space_to_depth;
     m.kernel = kernel_space_to_depth;
+    m.emit_c = emit_space_to_depth;
     m.doc = "moves b x b spatial blocks into channels";
     return m;
   }();

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <utility>
 
+#include "ops/c_emit.h"
 #include "ops/op_util.h"
 
 namespace weec {
@@ -76,6 +77,56 @@ int64_t det_macs(const Node& node) {
   return numel_of(d) / std::max<int64_t>(n * n, 1) * n * n * n / 3;
 }
 
+// lu_det in C: each matrix copied to a double scratch, the same pivoting,
+// elimination order and early exit on a zero pivot.
+Status det_emit_c(CEmitContext& c) {
+  const Dims xd = c.in_dims(0);
+  if (xd.size() < 2 || xd[xd.size() - 1] != xd[xd.size() - 2]) return c.error("matrices must be square");
+  const int64_t n = xd.back(), count = c.out_count(0), nn = n * n;
+  if (count == 0) return Status::ok();
+  const std::string T = c_type(c.output_dtype()), fabs = c.math("fabs", DType::F64);
+  std::string a = c.scratch(DType::F64, std::max<int64_t>(nn, 1), "lu");
+  std::string m = c.var("m"), i = c.var("i"), j = c.var("j"), k = c.var("k"), det = c.var("det"),
+              piv = c.var("piv"), p = c.var("p"), f = c.var("f"), t = c.var("t");
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", m, count);
+  c.w.line("double {} = 1;", det);
+  c.w.line("for (int32_t {0} = 0; {0} < {1}; ++{0}) {2}[{0}] = (double){3}[{4} * {1} + {0}];", i, nn, a,
+           c.in(0), m);
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", k, n);
+  c.w.line("int32_t {} = {};", piv, k);
+  c.w.line("double {};", p);
+  c.w.line(
+      "for (int32_t {0} = {1} + 1; {0} < {2}; ++{0}) if ({3}({4}[{0} * {2} + {1}]) > {3}({4}[{5} * {2} + "
+      "{1}])) {5} = {0};",
+      i, k, n, fabs, a, piv);
+  c.w.open("if ({} != {}) {{", piv, k);
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", j, n);
+  c.w.line("const double {} = {}[{} * {} + {}];", t, a, k, n, j);
+  c.w.line("{0}[{1} * {2} + {3}] = {0}[{4} * {2} + {3}];", a, k, n, j, piv);
+  c.w.line("{}[{} * {} + {}] = {};", a, piv, n, j, t);
+  c.w.close();
+  c.w.line("{0} = -{0};", det);
+  c.w.close();
+  c.w.line("{} = {}[{} * {} + {}];", p, a, k, n, k);
+  c.w.line("{} *= {};", det, p);
+  // Singular: +0 (like numpy), or NaN from earlier pivots.
+  c.w.open("if ({} == 0) {{", p);
+  c.w.line("if ({0} == 0) {0} = 0;", det);
+  c.w.line("break;");
+  c.w.close();
+  c.w.open("for (int32_t {0} = {1} + 1; {0} < {2}; ++{0}) {{", i, k, n);
+  c.w.line("const double {} = {}[{} * {} + {}] / {};", f, a, i, n, k, p);
+  c.w.line("if ({} == 0) continue;", f);
+  c.w.line(
+      "for (int32_t {0} = {1} + 1; {0} < {2}; ++{0}) {3}[{4} * {2} + {0}] -= {5} * {3}[{1} * {2} + {0}];", j,
+      k, n, a, i, f);
+  c.w.close();
+  c.w.close();
+  c.w.line("{}[{}] = ({}){};", c.out(0), m, T, det);
+  c.w.close();
+  return Status::ok();
+}
+
 }  // namespace
 
 const OpSchema& schema_Det() {
@@ -85,6 +136,7 @@ const OpSchema& schema_Det() {
     m.fusion = FusionKind::Opaque;
     m.infer = det_infer;
     m.kernel = det_kernel;
+    m.emit_c = det_emit_c;
     m.macs = det_macs;
     m.doc = "determinant of each trailing square matrix (partial-pivot LU)";
     return m;

@@ -1,12 +1,15 @@
 // Helpers shared by the elementwise op files (unary_math.cc, activations.cc,
 // compare_logic.cc, variadic.cc, cast.cc): dtype classes, a unary map that
-// handles f16/bf16 by computing in f32, and type lookup for import hooks.
+// handles f16/bf16 by computing in f32, type lookup for import hooks, and
+// the C-emission pieces they share (wrapping integer arithmetic, saturating
+// float->int conversion, clamps and comparisons as static helper functions).
 #pragma once
 
 #include <limits>
 #include <set>
 #include <type_traits>
 
+#include "ops/c_emit.h"
 #include "ops/op_util.h"
 #include "ops/registry.h"
 
@@ -80,6 +83,12 @@ Expected<Tensor> map_unary(const Tensor& x0, F&& f) {
   return half ? from_f32(out, x0.dtype()) : out;
 }
 
+// Unsigned type at least as wide as int, so integer +, -, * done in it wrap
+// (two's complement) instead of overflowing: signed overflow is undefined, and
+// so is uint16 * uint16 after promotion to int. T(W(a) * W(b)).
+template <typename T>
+using WrapT = std::conditional_t<(sizeof(T) < sizeof(unsigned)), unsigned, std::make_unsigned_t<T>>;
+
 // ONNX Cast of a whole tensor to `to` (rules at the top of cast.cc). Errors
 // (unparsable strings) carry no node context.
 Expected<Tensor> onnx_cast(const Tensor& in, DType to);
@@ -101,6 +110,96 @@ T saturate_cast(double d) {
     if (d >= hi) return std::numeric_limits<T>::max();
     return static_cast<T>(d);
   }
+}
+
+// ---- C emission (scalar forms of the elementwise ops) ----
+//
+// Helper functions rather than inline expressions where an operand might be a
+// literal: the backend substitutes constant scalars, and `x < 0` on an
+// unsigned or `b > 1` on a bool is then a -Wtype-limits / -Wbool-compare
+// error under -Werror. Helpers are `static inline`, so gcc inlines them and
+// unused ones draw no warning.
+
+// Names a dtype in helper function names: "float", "double", "int8", "uint64", "bool".
+inline std::string c_suffix(DType t) {
+  std::string s = c_type(t);
+  if (s.size() > 2 && s.compare(s.size() - 2, 2, "_t") == 0) s.resize(s.size() - 2);
+  return s;
+}
+
+// f32/f64 (the float dtypes that reach the C backend).
+inline bool c_is_float(DType t) { return t == DType::F32 || t == DType::F64; }
+
+// `a op b` (op one of + - *) with the kernel's two's-complement wrap-around:
+// signed overflow is undefined in C, and uint16 * uint16 overflows int after
+// promotion, so those go through an unsigned type. The result has type t.
+inline std::string c_wrap_arith(char op, const std::string& a, const std::string& b, DType t) {
+  switch (t) {
+    case DType::F32:
+    case DType::F64:
+    case DType::U32:
+    case DType::U64:
+      return fmt::format("({} {} {})", a, op, b);
+    case DType::I32:
+    case DType::U16:
+      return fmt::format("(({})((uint32_t){} {} (uint32_t){}))", c_type(t), a, op, b);
+    case DType::I64:
+      return fmt::format("((int64_t)((uint64_t){} {} (uint64_t){}))", a, op, b);
+    default:  // int8, uint8, int16: int arithmetic cannot overflow; narrowing wraps
+      return fmt::format("(({})({} {} {}))", c_type(t), a, op, b);
+  }
+}
+
+// -x with wrap-around (Neg(INT_MIN) == INT_MIN), for signed integers.
+inline std::string c_wrap_neg(const std::string& x, DType t) {
+  return fmt::format("(({})(0ULL - (uint64_t){}))", c_type(t), x);
+}
+
+// Name of `static inline T weec_sat_T(double d)`: saturate_cast<T> above
+// (truncate toward zero, saturate out-of-range and +-inf, NaN -> 0; bool: d != 0).
+inline std::string c_saturate_fn(CEmitBase& c, DType to) {
+  const std::string name = "weec_sat_" + c_suffix(to), T = c_type(to);
+  if (to == DType::Bool)
+    return c.helper(name, fmt::format("static inline bool {}(double d) {{ return d != 0; }}\n", name));
+  const int bits = (int)dtype_size(to) * 8;
+  const bool sgn = is_signed(to);
+  // Bounds as exact doubles: lowest is 0 or -2^(bits-1); one past max is 2^bits or 2^(bits-1).
+  const double lo = sgn ? -std::ldexp(1.0, bits - 1) : 0.0;
+  const double hi = std::ldexp(1.0, sgn ? bits - 1 : bits);
+  const std::string isnan = c.math("isnan", DType::F64);
+  // (T)d truncates toward zero and is defined for lo < d < hi.
+  return c.helper(name, fmt::format("static inline {0} {1}(double d) {{\n"
+                                    "  if ({2}(d)) return 0;\n"
+                                    "  if (d <= {3}) return {4};\n"
+                                    "  if (d >= {5}) return {6};\n"
+                                    "  return ({0})d;\n"
+                                    "}}\n",
+                                    T, name, isnan, c_literal(lo, DType::F64), c_lowest(to),
+                                    c_literal(hi, DType::F64), c_highest(to)));
+}
+
+// Name of `static inline T weec_clamp_T(T v, T lo, T hi)`: clamp_nan (hi wins
+// if lo > hi, as numpy.clip; NaN passes through).
+inline std::string c_clamp_fn(CEmitBase& c, DType t) {
+  const std::string name = "weec_clamp_" + c_suffix(t);
+  return c.helper(name, fmt::format("static inline {0} {1}({0} v, {0} lo, {0} hi) {{\n"
+                                    "  v = v < lo ? lo : v;\n"
+                                    "  return v > hi ? hi : v;\n"
+                                    "}}\n",
+                                    c_type(t), name));
+}
+
+// `a cmp b` for an ordered comparison ("<", ">", "<=", ">="). Floats compare
+// inline (NaN: false); integers and bools through a helper so a literal
+// operand cannot make the comparison a compile-time constant.
+inline std::string c_compare(CEmitBase& c, const std::string& cmp, const std::string& a, const std::string& b,
+                             DType t) {
+  if (c_is_float(t)) return fmt::format("({} {} {})", a, cmp, b);
+  std::string op = cmp == "<" ? "lt" : cmp == ">" ? "gt" : cmp == "<=" ? "le" : "ge";
+  const std::string name = fmt::format("weec_{}_{}", op, c_suffix(t));
+  c.helper(name,
+           fmt::format("static inline bool {1}({0} a, {0} b) {{ return a {2} b; }}\n", c_type(t), name, cmp));
+  return fmt::format("{}({}, {})", name, a, b);
 }
 
 }  // namespace weec

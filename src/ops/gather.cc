@@ -1,6 +1,7 @@
 // Gather, GatherElements, GatherND. Negative indices count from the end of
 // the indexed axis; out-of-range indices are an error (ONNX leaves them
 // undefined).
+#include "ops/movement_emit.h"
 #include "ops/shape_util.h"
 
 namespace weec {
@@ -151,6 +152,77 @@ Status kernel_gather_nd(KernelContext& ctx) {
   return Status::ok();
 }
 
+// ---- C emission ----
+// Indices are read at run time (negatives wrap, out-of-range ones clamp: see
+// emit_wrapped_index); everything else is static.
+
+Status emit_gather(CEmitContext& c) {
+  const Dims data = c.in_dims(0);
+  WEEC_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(c, c.attrs.i("axis"), (int64_t)data.size()));
+  int64_t outer = numel_of(Dims(data.begin(), data.begin() + axis));
+  int64_t inner = numel_of(Dims(data.begin() + axis + 1, data.end()));
+  int64_t n = data[axis], count = c.in_count(1);
+  if (c.out_count(0) == 0) return Status::ok();
+  if (n == 0) return c.error("cannot gather from the empty axis {}", axis);
+  std::vector<std::string> oj = c.open_loops({outer, count});
+  std::string ix = c.var("ix");
+  emit_wrapped_index(c, ix, 1, oj[1], n);
+  std::vector<std::string> k = c.open_loops({inner});
+  std::string src = fmt::format("({} * {} + (int32_t){}) * {} + {}", oj[0], n, ix, inner, k[0]);
+  std::string dst = fmt::format("({} * {} + {}) * {} + {}", oj[0], count, oj[1], inner, k[0]);
+  c.store(0, {}, c.load(0, src), dst);
+  c.close_loops(3);
+  return Status::ok();
+}
+
+Status emit_gather_elements(CEmitContext& c) {
+  const Dims data = c.in_dims(0), ind = c.in_dims(1);
+  const int64_t rank = (int64_t)data.size();
+  WEEC_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(c, c.attrs.i("axis"), rank));
+  if (c.out_count(0) == 0) return Status::ok();
+  for (int64_t d = 0; d < rank; ++d)
+    if (d != axis && ind[d] > data[d])
+      return c.error("indices shape {} exceeds data shape {} on axis {}", dims_str(ind), dims_str(data), d);
+  if (data[axis] == 0) return c.error("cannot gather from the empty axis {}", axis);
+  Dims strides = strides_of(data), coefs = strides;
+  coefs[axis] = 0;
+  std::vector<std::string> v = c.open_loops(ind);
+  std::string flat = CEmitContext::flat_index(ind, v), ix = c.var("ix");
+  emit_wrapped_index(c, ix, 1, flat, data[axis]);
+  std::string src = fmt::format("{} + (int32_t){} * {}", affine_index(0, v, coefs), ix, strides[axis]);
+  c.store(0, v, c.load(0, src), flat);
+  c.close_loops(v.size());
+  return Status::ok();
+}
+
+Status emit_gather_nd(CEmitContext& c) {
+  const Dims data = c.in_dims(0), ind = c.in_dims(1);
+  int64_t r = (int64_t)data.size(), q = (int64_t)ind.size(), b = c.attrs.i("batch_dims");
+  if (q < 1 || r < 1 || b < 0 || b >= std::min(r, q)) return c.error("batch_dims {} is out of range", b);
+  int64_t k = ind[q - 1];
+  if (k < 1 || k > r - b) return c.error("index tuples of length {} do not fit data of rank {}", k, r);
+  if (c.out_count(0) == 0) return Status::ok();
+  Dims strides = strides_of(data);
+  int64_t batches = numel_of(Dims(data.begin(), data.begin() + b));
+  int64_t batch_stride = numel_of(Dims(data.begin() + b, data.end()));
+  int64_t slice = numel_of(Dims(data.begin() + b + k, data.end()));
+  int64_t tuples = c.in_count(1) / k / batches;
+  std::vector<std::string> bt = c.open_loops({batches, tuples});
+  std::string tuple = fmt::format("({} * {} + {}) * {}", bt[0], tuples, bt[1], k);
+  std::string src = fmt::format("{} * {}", bt[0], batch_stride);
+  for (int64_t j = 0; j < k; ++j) {
+    if (data[b + j] == 0) return c.error("cannot gather from the empty axis {}", b + j);
+    std::string ix = c.var("ix");
+    emit_wrapped_index(c, ix, 1, fmt::format("{} + {}", tuple, j), data[b + j]);
+    src += fmt::format(" + (int32_t){} * {}", ix, strides[b + j]);
+  }
+  std::vector<std::string> e = c.open_loops({slice});
+  std::string dst = fmt::format("({} * {} + {}) * {} + {}", bt[0], tuples, bt[1], slice, e[0]);
+  c.store(0, {}, c.load(0, fmt::format("{} + {}", src, e[0])), dst);
+  c.close_loops(3);
+  return Status::ok();
+}
+
 }  // namespace
 
 const OpSchema& schema_Gather() {
@@ -161,6 +233,7 @@ const OpSchema& schema_Gather() {
     m.fusion = FusionKind::Injective;
     m.infer = infer_gather;
     m.kernel = kernel_gather;
+    m.emit_c = emit_gather;
     m.doc = "takes slices along axis at the given indices";
     return m;
   }();
@@ -176,6 +249,7 @@ const OpSchema& schema_GatherElements() {
     m.fusion = FusionKind::Injective;
     m.infer = infer_gather_elements;
     m.kernel = kernel_gather_elements;
+    m.emit_c = emit_gather_elements;
     m.doc = "out[i] = data[i with the axis coordinate replaced by indices[i]]";
     return m;
   }();
@@ -191,6 +265,7 @@ const OpSchema& schema_GatherND() {
     m.fusion = FusionKind::Injective;
     m.infer = infer_gather_nd;
     m.kernel = kernel_gather_nd;
+    m.emit_c = emit_gather_nd;
     m.doc = "gathers slices addressed by index tuples (last dim of indices)";
     return m;
   }();

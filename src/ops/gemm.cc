@@ -6,6 +6,7 @@
 // settings for valid models, so the import hook drops it.
 #include <cstring>
 
+#include "ops/c_emit.h"
 #include "ops/conv_util.h"
 
 namespace weec {
@@ -157,6 +158,114 @@ int64_t gemm_macs(const Node& n) {
   return numel_of(y.static_dims()) * k;
 }
 
+// ---- C emission ----
+
+constexpr int64_t kDotLanes = 16;
+
+struct GemmEmit {
+  CEmitContext& c;
+  int64_t M, K, N;
+  bool ta, tb;
+  DType t, acc;  // acc: t for floats, the unsigned type of t's width for integers
+
+  std::string a_at(const std::string& m, const std::string& k) const {
+    return ta ? fmt::format("{}[{} * {} + {}]", c.in(0), k, M, m)
+              : fmt::format("{}[{} * {} + {}]", c.in(0), m, K, k);
+  }
+  std::string operand(const std::string& raw) const {
+    return acc == t ? raw : fmt::format("({}){}", c_type(acc), raw);
+  }
+
+  // alpha * acc + beta * C[m, n] with the kernel's rules: floats in t;
+  // integers wrap, scaling through double only when alpha/beta are not 1.
+  std::string value(const std::string& a, const std::string& m, const std::string& n) const {
+    const double alpha = c.attrs.f("alpha"), beta = c.attrs.f("beta");
+    const std::string T = c_type(t);
+    std::string cv;
+    if (c.has_input(2) && beta != 0) {
+      Dims cd = c.in_dims(2);
+      while (cd.size() < 2) cd.insert(cd.begin(), 1);
+      std::string ci;
+      if (cd[0] != 1) ci = fmt::format("{} * {}", m, cd[1]);
+      if (cd[1] != 1) ci = ci.empty() ? n : ci + " + " + n;
+      cv = fmt::format("{}[{}]", c.in(2), ci.empty() ? "0" : ci);
+    }
+    if (is_float(t)) {
+      std::string v = alpha == 1 ? a : fmt::format("{} * {}", c_literal(alpha, t), a);
+      if (cv.empty()) return v;
+      return fmt::format("{} + {}", v, beta == 1 ? cv : fmt::format("{} * {}", c_literal(beta, t), cv));
+    }
+    std::string v = fmt::format("(({}){})", T, a);
+    if (alpha != 1) v = fmt::format("(({})({} * (double){}))", T, c_literal(alpha, DType::F64), v);
+    if (cv.empty()) return v;
+    if (beta == 1) return fmt::format("({})(({}){} + ({}){})", T, c_type(acc), v, c_type(acc), cv);
+    return fmt::format("({})((double){} + {} * (double){})", T, v, c_literal(beta, DType::F64), cv);
+  }
+
+  // B not transposed: a scratch row acc[0..N) += A[m, k] * B[k, 0..N), the
+  // inner loop contiguous in B (vectorisable without reassociating a sum).
+  void rows() {
+    std::string accb = c.scratch(acc, N, "acc");
+    std::string m = c.var("m"), n = c.var("n"), k = c.var("k"), av = c.var("av");
+    c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", m, M);
+    c.w.line("for (int32_t {0} = 0; {0} < {1}; ++{0}) {2}[{0}] = 0;", n, N, accb);
+    c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", k, K);
+    c.w.line("const {} {} = {};", c_type(acc), av, operand(a_at(m, k)));
+    c.w.line("for (int32_t {0} = 0; {0} < {1}; ++{0}) {2}[{0}] += {3} * {4};", n, N, accb, av,
+             operand(fmt::format("{}[{} * {} + {}]", c.in(1), k, N, n)));
+    c.w.close();
+    c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", n, N);
+    c.store(0, {m, n}, value(fmt::format("{}[{}]", accb, n), m, n));
+    c.w.close();
+    c.w.close();
+  }
+
+  // B transposed (PyTorch's Linear layout): dot products of contiguous rows
+  // split over kDotLanes independent partial sums, which gcc vectorises
+  // without -ffast-math; the lanes are summed at the end.
+  void dots() {
+    std::string m = c.var("m"), n = c.var("n"), k = c.var("k"), l = c.var("l");
+    std::string part = c.var("part"), sum = c.var("sum"), br = c.var("br");
+    const std::string A = c_type(acc);
+    const int64_t lanes = K >= kDotLanes ? kDotLanes : 1, body = lanes > 1 ? K / lanes * lanes : 0;
+    c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", m, M);
+    c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", n, N);
+    c.w.line("const {}* {} = {} + {} * {};", c_type(t), br, c.in(1), n, K);
+    if (lanes > 1) {
+      c.w.line("{} {}[{}];", A, part, lanes);
+      c.w.line("{} {} = 0;", A, sum);
+      c.w.line("for (int32_t {0} = 0; {0} < {1}; ++{0}) {2}[{0}] = 0;", l, lanes, part);
+      c.w.open("for (int32_t {0} = 0; {0} < {1}; {0} += {2}) {{", k, body, lanes);
+      c.w.line("for (int32_t {0} = 0; {0} < {1}; ++{0}) {2}[{0}] += {3} * {4};", l, lanes, part,
+               operand(a_at(m, k + " + " + l)), operand(fmt::format("{}[{} + {}]", br, k, l)));
+      c.w.close();
+      c.w.line("for (int32_t {0} = 0; {0} < {1}; ++{0}) {2} += {3}[{0}];", l, lanes, sum, part);
+    } else {
+      c.w.line("{} {} = 0;", A, sum);
+    }
+    if (body < K)
+      c.w.line("for (int32_t {0} = {1}; {0} < {2}; ++{0}) {3} += {4} * {5};", k, body, K, sum,
+               operand(a_at(m, k)), operand(fmt::format("{}[{}]", br, k)));
+    c.store(0, {m, n}, value(sum, m, n));
+    c.w.close();
+    c.w.close();
+  }
+};
+
+Status gemm_emit_c(CEmitContext& c) {
+  Dims a = c.in_dims(0), b = c.in_dims(1);
+  bool ta = c.attrs.i("transA") != 0, tb = c.attrs.i("transB") != 0;
+  DType t = c.output_dtype();
+  DType acc = is_float(t) ? t : dtype_size(t) == 8 ? DType::U64 : DType::U32;
+  GemmEmit e{c, ta ? a[1] : a[0], ta ? a[0] : a[1], tb ? b[0] : b[1], ta, tb, t, acc};
+  if (e.M == 0 || e.N == 0) return Status::ok();
+  if (tb)
+    e.dots();
+  else
+    e.rows();
+  return Status::ok();
+}
+
 }  // namespace
 
 const OpSchema& schema_Gemm() {
@@ -171,6 +280,7 @@ const OpSchema& schema_Gemm() {
     m.kernel = gemm_kernel;
     m.macs = gemm_macs;
     m.import = gemm_import;
+    m.emit_c = gemm_emit_c;
     m.doc = "alpha * op(A) * op(B) + beta * C with optional transposes and C broadcast";
     return m;
   }();

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 
+#include "ops/c_emit.h"
 #include "ops/op_util.h"
 
 namespace weec {
@@ -203,6 +204,136 @@ int64_t grid_sample_macs(const Node& n) {
   return s.is_static() ? numel_of(s.static_dims()) * 4 : 0;
 }
 
+// ---- C emission: the kernel above, transcribed to C for one sample point
+// (@T@ is the compute type, float or double; modes are passed as ints). ----
+
+constexpr const char* kGridSampleC = R"(static @T@ weec_gs_reflect@S@(@T@ x, @T@ lo, @T@ hi) {
+  @T@ range = hi - lo;
+  if (range <= (@T@)0) return lo;
+  if (x < lo) {
+    @T@ dx = lo - x, n = @floor@(dx / range), r = dx - n * range;
+    return @fmod@(n, (@T@)2) == 0 ? lo + r : hi - r;
+  }
+  if (x > hi) {
+    @T@ dx = x - hi, n = @floor@(dx / range), r = dx - n * range;
+    return @fmod@(n, (@T@)2) == 0 ? hi - r : lo + r;
+  }
+  return x;
+}
+
+static int64_t weec_gs_clamp@S@(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : (hi < v ? hi : v); }
+
+static @T@ weec_gs_pixel@S@(const @T@* img, int64_t h, int64_t w, int padding, const @T@ b[4], int64_t r, int64_t c) {
+  if (padding == 0) {
+    if (c < 0 || c >= w || r < 0 || r >= h) return (@T@)0;
+  } else if (padding == 1) {
+    c = weec_gs_clamp@S@(c, 0, w - 1);
+    r = weec_gs_clamp@S@(r, 0, h - 1);
+  } else {
+    c = weec_gs_clamp@S@((int64_t)weec_gs_reflect@S@((@T@)c, b[0], b[2]), 0, w - 1);
+    r = weec_gs_clamp@S@((int64_t)weec_gs_reflect@S@((@T@)r, b[1], b[3]), 0, h - 1);
+  }
+  return img[r * w + c];
+}
+
+static void weec_gs_cubic@S@(@T@ x, @T@ c[4]) {
+  const @T@ a = (@T@)-0.75;
+  x = @fabs@(x);
+  c[0] = ((a * (x + 1) - 5 * a) * (x + 1) + 8 * a) * (x + 1) - 4 * a;
+  c[1] = ((a + 2) * x - (a + 3)) * x * x + 1;
+  c[2] = ((a + 2) * (1 - x) - (a + 3)) * (1 - x) * (1 - x) + 1;
+  c[3] = ((a * (2 - x) - 5 * a) * (2 - x) + 8 * a) * (2 - x) - 4 * a;
+}
+
+static @T@ weec_gs_fclamp@S@(@T@ v, @T@ lo, @T@ hi) { return v < lo ? lo : (hi < v ? hi : v); }
+
+static @T@ weec_gs_sample@S@(const @T@* img, int64_t h, int64_t w, int mode, int padding, int align, @T@ nx, @T@ ny) {
+  @T@ b[4];
+  @T@ gx = align ? (nx + 1) / 2 * (@T@)(w - 1) : ((nx + 1) * (@T@)w - 1) / 2;
+  @T@ gy = align ? (ny + 1) / 2 * (@T@)(h - 1) : ((ny + 1) * (@T@)h - 1) / 2;
+  b[0] = align ? (@T@)0 : (@T@)-0.5;
+  b[1] = b[0];
+  b[2] = align ? (@T@)(w - 1) : (@T@)w - (@T@)0.5;
+  b[3] = align ? (@T@)(h - 1) : (@T@)h - (@T@)0.5;
+  if (mode == 1) {
+    gx = @nearbyint@(gx);
+    gy = @nearbyint@(gy);
+  }
+  if (gx < b[0] || gx > b[2] || gy < b[1] || gy > b[3]) {
+    if (padding == 1) {
+      gx = weec_gs_fclamp@S@(gx, 0, (@T@)(w - 1));
+      gy = weec_gs_fclamp@S@(gy, 0, (@T@)(h - 1));
+    } else if (padding == 2) {
+      gx = weec_gs_reflect@S@(gx, b[0], b[2]);
+      gy = weec_gs_reflect@S@(gy, b[1], b[3]);
+    }
+  }
+  if (gx != gx || gy != gy) return gx != gx ? gx : gy;
+  gx = weec_gs_fclamp@S@(gx, (@T@)-4, (@T@)(w + 3));
+  gy = weec_gs_fclamp@S@(gy, (@T@)-4, (@T@)(h + 3));
+  if (mode == 1) return weec_gs_pixel@S@(img, h, w, padding, b, (int64_t)gy, (int64_t)gx);
+  if (mode == 0) {
+    @T@ fx = @floor@(gx), fy = @floor@(gy);
+    int64_t x1 = (int64_t)fx, y1 = (int64_t)fy, x2 = x1 + 1, y2 = y1 + 1;
+    @T@ dx2 = (@T@)x2 - gx, dx1 = gx - (@T@)x1, dy2 = (@T@)y2 - gy, dy1 = gy - (@T@)y1;
+    return dy2 * (dx2 * weec_gs_pixel@S@(img, h, w, padding, b, y1, x1) + dx1 * weec_gs_pixel@S@(img, h, w, padding, b, y1, x2)) +
+           dy1 * (dx2 * weec_gs_pixel@S@(img, h, w, padding, b, y2, x1) + dx1 * weec_gs_pixel@S@(img, h, w, padding, b, y2, x2));
+  } else {
+    int64_t x0 = (int64_t)@floor@(gx) - 1, y0 = (int64_t)@floor@(gy) - 1, i, j;
+    @T@ cx[4], cy[4], v[4];
+    weec_gs_cubic@S@(gx - (@T@)x0 - 1, cx);
+    weec_gs_cubic@S@(gy - (@T@)y0 - 1, cy);
+    for (i = 0; i < 4; ++i) {
+      v[i] = 0;
+      for (j = 0; j < 4; ++j) v[i] += cx[j] * weec_gs_pixel@S@(img, h, w, padding, b, y0 + i, x0 + j);
+    }
+    return cy[0] * v[0] + cy[1] * v[1] + cy[2] * v[2] + cy[3] * v[3];
+  }
+}
+)";
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
+  return s;
+}
+
+Status grid_sample_emit_c(CEmitContext& c) {
+  DType t = c.input_dtype(0);
+  if (t != DType::F32 && t != DType::F64) return c.error("dtype {} is not supported", dtype_name(t));
+  if (!is_float(c.input_dtype(1))) return c.error("grid must be float");
+  const std::string& ms = c.attrs.s("mode");
+  const std::string& ps = c.attrs.s("padding_mode");
+  int mode = (ms == "bilinear" || ms == "linear") ? 0
+             : ms == "nearest"                    ? 1
+             : (ms == "bicubic" || ms == "cubic") ? 2
+                                                  : -1;
+  int padding = ps == "zeros" ? 0 : ps == "border" ? 1 : ps == "reflection" ? 2 : -1;
+  if (mode < 0) return c.error("unknown mode '{}'", ms);
+  if (padding < 0) return c.error("unknown padding_mode '{}'", ps);
+  const Dims x = c.in_dims(0), g = c.in_dims(1);
+  if (x.size() != 4 || g.size() != 4 || g[3] != 2 || g[0] != x[0]) return c.error("bad X or grid shape");
+  const int64_t n = x[0], ch = x[1], h = x[2], w = x[3], oh = g[1], ow = g[2];
+  if (c.out_count(0) == 0) return Status::ok();
+  if (h == 0 || w == 0) return c.error("cannot sample an empty image");
+  std::string T = c_type(t), S = t == DType::F32 ? "_f" : "_d";
+  std::string text = replace_all(kGridSampleC, "@T@", T);
+  text = replace_all(text, "@S@", S);
+  for (const char* fn : {"floor", "fmod", "fabs", "nearbyint"})
+    text = replace_all(text, fmt::format("@{}@", fn), c.math(fn, t));
+  c.helper("weec_gs_sample" + S, text);
+  std::vector<std::string> v = c.open_loops({n, ch, oh * ow});
+  std::string grid = fmt::format("({} * {} + {}) * 2", v[0], oh * ow, v[2]);
+  c.store(0, {},
+          fmt::format(
+              "weec_gs_sample{}({} + ({} * {} + {}) * {}, {}, {}, {}, {}, {}, ({}){}[{}], ({}){}[{} + 1])", S,
+              c.in(0), v[0], ch, v[1], h * w, h, w, mode, padding, c.attrs.i("align_corners") != 0 ? 1 : 0, T,
+              c.in(1), grid, T, c.in(1), grid),
+          fmt::format("({} * {} + {}) * {} + {}", v[0], ch, v[1], oh * ow, v[2]));
+  c.close_loops(3);
+  return Status::ok();
+}
+
 }  // namespace
 
 const OpSchema& schema_GridSample() {
@@ -214,6 +345,7 @@ const OpSchema& schema_GridSample() {
                attr_string("padding_mode", "zeros")};
     m.infer = infer_grid_sample;
     m.kernel = grid_sample_kernel;
+    m.emit_c = grid_sample_emit_c;
     m.macs = grid_sample_macs;
     m.doc =
         "samples NCHW input at normalized grid points (bilinear/nearest/bicubic; zeros/border/reflection)";

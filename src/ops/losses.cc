@@ -11,6 +11,7 @@
 // Everything computes in f64 and rounds once to the input dtype.
 #include <limits>
 
+#include "ops/c_emit.h"
 #include "ops/op_util.h"
 
 namespace weec {
@@ -134,7 +135,82 @@ Status infer_loss(InferContext& ctx) {
   return Status::ok();
 }
 
-OpSchema loss_schema(OpKind kind, std::string_view onnx, KernelFn kernel, std::string_view doc) {
+// C: the kernels' arithmetic in double. SoftmaxCrossEntropyLoss first writes
+// log_softmax over axis 1 to a double scratch buffer (and output 1 if asked
+// for); the NLL part then reads either that buffer or input 0. A target out of
+// [0, C) that is not ignore_index (the kernel's error) gives a NaN loss.
+Status loss_emit_c(CEmitContext& c, bool softmax) {
+  WEEC_TRY(check_reduction(c));
+  Dims xd = c.in_dims(0);
+  const DType t = c.input_dtype(0), tt = c.input_dtype(1);
+  if (t != DType::F32 && t != DType::F64) return c.error("dtype {} is not supported", dtype_name(t));
+  if (xd.size() < 2) return c.error("input must have rank >= 2");
+  if (tt != DType::I32 && tt != DType::I64) return c.error("target must be int32 or int64");
+  const int64_t N = xd[0], C = xd[1], D = N * C == 0 ? 0 : numel_of(xd) / (N * C);
+  const std::string T = c_type(t), red = c.attrs.s("reduction");
+  std::string logp = c.in(0);
+  if (softmax) {
+    logp = c.scratch(DType::F64, std::max<int64_t>(N * C * D, 1), "logp");
+    std::string n = c.var("n"), d = c.var("d"), k = c.var("c"), base = c.var("base"), mx = c.var("mx"),
+                s = c.var("s"), ls = c.var("ls");
+    c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", n, N);
+    c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", d, D);
+    c.w.line("const int32_t {} = {} * {} + {};", base, n, C * D, d);
+    c.w.line("double {} = {};", mx, c.infinity(DType::F64, true));
+    c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", k, C);
+    c.w.line("const double v = (double){}[{} + {} * {}];", c.in(0), base, k, D);
+    c.w.line("if ({0} == {0} && (v != v || v > {0})) {0} = v;", mx);
+    c.w.close();
+    c.w.line("double {} = 0.0;", s);
+    c.w.line("for (int32_t {0} = 0; {0} < {1}; ++{0}) {2} += {3}((double){4}[{5} + {0} * {6}] - {7});", k, C,
+             s, c.math("exp", DType::F64), c.in(0), base, D, mx);
+    c.w.line("const double {} = {}({});", ls, c.math("log", DType::F64), s);
+    c.w.line(
+        "for (int32_t {0} = 0; {0} < {1}; ++{0}) {2}[{3} + {0} * {4}] = (double){5}[{3} + {0} * {4}] - {6} - "
+        "{7};",
+        k, C, logp, base, D, c.in(0), mx, ls);
+    c.w.close();
+    c.w.close();
+    if (c.node.outputs.size() > 1 && c.node.outputs[1]) {
+      std::string q = c.var("q");
+      c.w.line("for (int32_t {0} = 0; {0} < {1}; ++{0}) {2}[{0}] = ({3}){4}[{0}];", q, N * C * D, c.out(1), T,
+               logp);
+    }
+  }
+  const bool has_ii = c.attrs.has("ignore_index"), has_w = c.has_input(2), reduce = red != "none";
+  std::string n = c.var("n"), d = c.var("d"), tg = c.var("t"), l = c.var("l"), wt = c.var("w"),
+              sum = c.var("sum"), wsum = c.var("wsum");
+  if (reduce) c.w.line("double {} = 0.0;", sum);
+  if (red == "mean") c.w.line("double {} = 0.0;", wsum);
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", n, N);
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", d, D);
+  c.w.line("const int64_t {} = (int64_t){}[{} * {} + {}];", tg, c.in(1), n, D, d);
+  c.w.line("double {} = 0.0;", l);
+  std::string in_range = fmt::format("{0} >= 0 && {0} < {1}", tg, C);
+  if (has_ii)
+    c.w.open("if ({} != {}) {{", tg, c_literal_i64(c.attrs.i("ignore_index"), DType::I64));
+  else
+    c.w.open("{{");
+  c.w.open("if ({}) {{", in_range);
+  c.w.line("const double {} = {};", wt, has_w ? fmt::format("(double){}[{}]", c.in(2), tg) : "1.0");
+  c.w.line("{} = -{} * (double){}[({} * {} + {}) * {} + {}];", l, wt, logp, n, C, tg, D, d);
+  if (red == "mean") c.w.line("{} += {};", wsum, wt);
+  c.w.close();
+  c.w.line("else {} = {};", l, c.nan(DType::F64));
+  c.w.close();
+  if (reduce)
+    c.w.line("{} += {};", sum, l);
+  else
+    c.w.line("{}[{} * {} + {}] = ({}){};", c.out(0), n, D, d, T, l);
+  c.w.close();
+  c.w.close();
+  if (red == "sum") c.w.line("{}[0] = ({}){};", c.out(0), T, sum);
+  if (red == "mean") c.w.line("{}[0] = ({})({} / {});", c.out(0), T, sum, wsum);
+  return Status::ok();
+}
+
+OpSchema loss_schema(OpKind kind, std::string_view onnx, KernelFn kernel, EmitCFn emit_c,
+                     std::string_view doc) {
   OpSchema s{kind, onnx};
   s.since_opset = 12;
   s.min_inputs = 2;
@@ -143,6 +219,7 @@ OpSchema loss_schema(OpKind kind, std::string_view onnx, KernelFn kernel, std::s
   s.fusion = FusionKind::Opaque;
   s.infer = infer_loss;
   s.kernel = kernel;
+  s.emit_c = emit_c;
   s.doc = doc;
   return s;
 }
@@ -150,16 +227,19 @@ OpSchema loss_schema(OpKind kind, std::string_view onnx, KernelFn kernel, std::s
 }  // namespace
 
 const OpSchema& schema_NegativeLogLikelihoodLoss() {
-  static const OpSchema s =
-      loss_schema(OpKind::NegativeLogLikelihoodLoss, "NegativeLogLikelihoodLoss", nll_kernel,
-                  "-weight[t] * input[n, t, ...], reduced by none/sum/mean");
+  static const OpSchema s = loss_schema(
+      OpKind::NegativeLogLikelihoodLoss, "NegativeLogLikelihoodLoss", nll_kernel,
+      [](CEmitContext& c) { return loss_emit_c(c, false); },
+      "-weight[t] * input[n, t, ...], reduced by none/sum/mean");
   return s;
 }
 
 const OpSchema& schema_SoftmaxCrossEntropyLoss() {
   static const OpSchema s = [] {
-    OpSchema m = loss_schema(OpKind::SoftmaxCrossEntropyLoss, "SoftmaxCrossEntropyLoss", sce_kernel,
-                             "NLL of log_softmax(scores, axis 1); optional log_prob output");
+    OpSchema m = loss_schema(
+        OpKind::SoftmaxCrossEntropyLoss, "SoftmaxCrossEntropyLoss", sce_kernel,
+        [](CEmitContext& c) { return loss_emit_c(c, true); },
+        "NLL of log_softmax(scores, axis 1); optional log_prob output");
     m.max_outputs = 2;
     return m;
   }();

@@ -6,7 +6,7 @@
 #include <cctype>
 #include <map>
 
-#include "ops/conv_util.h"
+#include "ops/nn_emit.h"
 
 namespace weec {
 
@@ -60,6 +60,23 @@ Status matmul_kernel(KernelContext& ctx) {
   return Status::ok();
 }
 
+// Floats accumulate in their own type; integers in the unsigned type of
+// their width, which wraps like the kernel's uint64 arithmetic truncated.
+Status matmul_emit_c(CEmitContext& c) {
+  const DType t = c.output_dtype();
+  nn::MatMulEmitSpec s;
+  if (is_float(t)) {
+    s.acc = t;
+  } else {
+    s.acc = dtype_size(t) == 8 ? DType::U64 : DType::U32;
+    std::string T = c_type(t);
+    s.finish = [T](const std::string& acc, const std::string&, const std::string&) {
+      return fmt::format("({}){}", T, acc);
+    };
+  }
+  return nn::emit_matmul(c, s);
+}
+
 // ---- MatMulInteger ----
 
 bool is_8bit(DType t) { return t == DType::I8 || t == DType::U8; }
@@ -75,6 +92,43 @@ Expected<std::vector<int64_t>> subtract_zero_point(const NodeContext& ctx, const
   WEEC_ASSIGN_OR_RETURN(auto z, nn::param_for_operand(ctx, *zp, x.dims(), per_row));
   for (size_t i = 0; i < v.size(); ++i) v[i] -= (int64_t)z[i];
   return v;
+}
+
+// A zero point's C expression for one operand element: none, per tensor,
+// or per row of A / per column of B (indexed by `at`).
+Expected<std::string> zero_point_expr(CEmitContext& c, size_t i, int64_t per_len, const std::string& at) {
+  if (!c.has_input(i)) return std::string();
+  if (c.in_count(i) == 1) return fmt::format("(int32_t){}[0]", c.in(i));
+  if (c.in_dims(i).size() == 1 && c.in_count(i) == per_len)
+    return fmt::format("(int32_t){}[{}]", c.in(i), at);
+  return c.error("zero point {} is neither per tensor nor 1-D per row/column", dims_str(c.in_dims(i)));
+}
+
+// int32 products of the zero-point-shifted operands; the sum wraps mod 2^32
+// like the kernel's (uint32 accumulator where int32 could overflow).
+Status mmi_emit_c(CEmitContext& c) {
+  const Dims a = c.in_dims(0), b = c.in_dims(1);
+  const int64_t m = a.size() > 1 ? a[a.size() - 2] : 1, n = b.size() > 1 ? b.back() : 1;
+  // Probe the zero points' shapes once; the lambdas rebuild the expressions per row/column.
+  WEEC_TRY(zero_point_expr(c, 2, m, "0").status());
+  WEEC_TRY(zero_point_expr(c, 3, n, "0").status());
+  nn::MatMulEmitSpec s;
+  const bool exact32 = nn::int_acc_type(a.back()) == DType::I32;
+  s.acc = exact32 ? DType::I32 : DType::U32;
+  auto shifted = [&c](size_t zp_in, int64_t len, const std::string& raw, const std::string& at) {
+    std::string z = *zero_point_expr(c, zp_in, len, at);
+    return z.empty() ? fmt::format("(int32_t){}", raw) : fmt::format("((int32_t){} - {})", raw, z);
+  };
+  s.a_value = [=](const std::string& raw, const std::string& row) { return shifted(2, m, raw, row); };
+  s.b_value = [=](const std::string& raw, const std::string& col) {
+    std::string v = shifted(3, n, raw, col);
+    return exact32 ? v : fmt::format("(uint32_t){}", v);
+  };
+  if (!exact32)
+    s.finish = [](const std::string& acc, const std::string&, const std::string&) {
+      return fmt::format("(int32_t){}", acc);
+    };
+  return nn::emit_matmul(c, s);
 }
 
 Status mmi_infer(InferContext& ctx) {
@@ -322,6 +376,63 @@ Status einsum_kernel(KernelContext& ctx) {
   return Status::ok();
 }
 
+// One loop per label (output labels outside, summed ones inside), every
+// input indexed by its label strides; sums in double (floats) or uint64
+// (integers), as the kernel.
+Status einsum_emit_c(CEmitContext& c) {
+  const DType dt = c.output_dtype();
+  std::vector<int64_t> ranks;
+  std::vector<Dims> dims;
+  for (size_t i = 0; i < c.num_inputs(); ++i) {
+    if (!c.has_input(i) || c.input_dtype(i) != dt) return c.error("inputs must share one dtype");
+    dims.push_back(c.in_dims(i));
+    ranks.push_back((int64_t)dims.back().size());
+  }
+  WEEC_ASSIGN_OR_RETURN(EinsumSpec spec, parse_einsum(c, c.attrs.s("equation"), ranks));
+  WEEC_ASSIGN_OR_RETURN(auto size, einsum_sizes(c, spec, dims));
+  for (auto& sz : size)
+    if (sz < 0) sz = 1;  // a label of no input dim cannot occur; keep loops valid
+  std::vector<bool> in_out(spec.num_labels, false);
+  for (int l : spec.out) in_out[l] = true;
+  std::vector<int> sum_labels;
+  for (int l = 0; l < spec.num_labels; ++l)
+    if (!in_out[l]) sum_labels.push_back(l);
+  const std::string acc_t = is_float(dt) ? "double" : "uint64_t";
+  std::vector<std::string> var(spec.num_labels);
+  Dims out_dims;
+  for (int l : spec.out) out_dims.push_back(size[l]);
+  if (numel_of(out_dims) == 0) return Status::ok();
+  for (int l : spec.out) {
+    var[l] = c.var("e");
+    c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", var[l], size[l]);
+  }
+  std::string acc = c.var("acc");
+  c.w.line("{} {} = 0;", acc_t, acc);
+  for (int l : sum_labels) {
+    var[l] = c.var("e");
+    c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", var[l], size[l]);
+  }
+  std::string prod;
+  for (size_t k = 0; k < spec.in.size(); ++k) {
+    Dims st = strides_of(dims[k]);
+    std::string off;
+    for (size_t d = 0; d < spec.in[k].size(); ++d) {
+      if (dims[k][d] == 1) continue;  // broadcast
+      std::string t = st[d] == 1 ? var[spec.in[k][d]] : fmt::format("{} * {}", var[spec.in[k][d]], st[d]);
+      off = off.empty() ? t : off + " + " + t;
+    }
+    std::string e = fmt::format("({}){}[{}]", acc_t, c.in(k), off.empty() ? "0" : off);
+    prod = prod.empty() ? e : prod + " * " + e;
+  }
+  c.w.line("{} += {};", acc, prod.empty() ? "1" : prod);
+  c.close_loops(sum_labels.size());
+  std::vector<std::string> ov;
+  for (int l : spec.out) ov.push_back(var[l]);
+  c.w.line("{}[{}] = ({}){};", c.out(0), CEmitContext::flat_index(out_dims, ov), c_type(dt), acc);
+  c.close_loops(spec.out.size());
+  return Status::ok();
+}
+
 }  // namespace
 
 const OpSchema& schema_MatMul() {
@@ -332,6 +443,7 @@ const OpSchema& schema_MatMul() {
     m.infer = matmul_infer;
     m.kernel = matmul_kernel;
     m.macs = nn::matmul_macs;
+    m.emit_c = matmul_emit_c;
     m.doc = "numpy matmul: 1-D promotion and batch broadcasting";
     return m;
   }();
@@ -348,6 +460,7 @@ const OpSchema& schema_MatMulInteger() {
     m.infer = mmi_infer;
     m.kernel = mmi_kernel;
     m.macs = nn::matmul_macs;
+    m.emit_c = mmi_emit_c;
     m.doc = "8-bit matmul with zero points, int32 result";
     return m;
   }();
@@ -362,6 +475,7 @@ const OpSchema& schema_Einsum() {
     m.attrs = {attr_required("equation", Attribute::Kind::String)};
     m.infer = einsum_infer;
     m.kernel = einsum_kernel;
+    m.emit_c = einsum_emit_c;
     m.doc = "Einstein summation: explicit/implicit output, ellipsis, diagonals";
     return m;
   }();

@@ -5,7 +5,7 @@
 // are population variances computed in two passes so they are never negative.
 #include <cmath>
 
-#include "ops/conv_util.h"
+#include "ops/nn_emit.h"
 
 namespace weec {
 
@@ -374,6 +374,7 @@ const OpSchema& schema_BatchNormalization() {
     m.attrs = {attr_float("epsilon", 1e-5f), attr_float("momentum", 0.9f), attr_int("training_mode", 0)};
     m.infer = bn_infer;
     m.kernel = bn_kernel;
+    m.emit_c = nn::emit_batchnorm;
     m.import = bn_import;
     m.doc = "batch normalisation; training_mode computes batch statistics";
     return m;
@@ -387,6 +388,7 @@ const OpSchema& schema_InstanceNormalization() {
         norm_schema(OpKind::InstanceNormalization, "InstanceNormalization", 1, {attr_float("epsilon", 1e-5f)},
                     instnorm_kernel, "normalise each (n, c) plane, then scale and shift per channel");
     m.min_inputs = m.max_inputs = 3;
+    m.emit_c = nn::emit_instancenorm;
     return m;
   }();
   return s;
@@ -402,6 +404,7 @@ const OpSchema& schema_LayerNormalization() {
     m.attrs = {attr_int("axis", -1), attr_float("epsilon", 1e-5f), attr_int("stash_type", 1)};
     m.infer = layernorm_infer;
     m.kernel = layernorm_kernel;
+    m.emit_c = nn::emit_layernorm;
     m.doc = "normalise over dims [axis, rank); optional Mean and InvStdDev outputs";
     return m;
   }();
@@ -409,25 +412,36 @@ const OpSchema& schema_LayerNormalization() {
 }
 
 const OpSchema& schema_LRN() {
-  static const OpSchema s =
-      norm_schema(OpKind::LRN, "LRN", 1,
-                  {attr_float("alpha", 1e-4f), attr_float("beta", 0.75f), attr_float("bias", 1.f),
-                   attr_required("size", Attribute::Kind::Int)},
-                  lrn_kernel, "local response normalisation across channels");
+  static const OpSchema s = [] {
+    OpSchema m = norm_schema(OpKind::LRN, "LRN", 1,
+                             {attr_float("alpha", 1e-4f), attr_float("beta", 0.75f), attr_float("bias", 1.f),
+                              attr_required("size", Attribute::Kind::Int)},
+                             lrn_kernel, "local response normalisation across channels");
+    m.emit_c = nn::emit_lrn;
+    return m;
+  }();
   return s;
 }
 
 const OpSchema& schema_LpNormalization() {
-  static const OpSchema s =
-      norm_schema(OpKind::LpNormalization, "LpNormalization", 1, {attr_int("axis", -1), attr_int("p", 2)},
-                  lpnorm_kernel, "divide by the L1/L2 norm along an axis");
+  static const OpSchema s = [] {
+    OpSchema m =
+        norm_schema(OpKind::LpNormalization, "LpNormalization", 1, {attr_int("axis", -1), attr_int("p", 2)},
+                    lpnorm_kernel, "divide by the L1/L2 norm along an axis");
+    m.emit_c = nn::emit_lpnorm;
+    return m;
+  }();
   return s;
 }
 
 const OpSchema& schema_MeanVarianceNormalization() {
-  static const OpSchema s =
-      norm_schema(OpKind::MeanVarianceNormalization, "MeanVarianceNormalization", 9,
-                  {attr_ints("axes", {0, 2, 3})}, mvn_kernel, "(X - mean) / std over the given axes");
+  static const OpSchema s = [] {
+    OpSchema m =
+        norm_schema(OpKind::MeanVarianceNormalization, "MeanVarianceNormalization", 9,
+                    {attr_ints("axes", {0, 2, 3})}, mvn_kernel, "(X - mean) / std over the given axes");
+    m.emit_c = nn::emit_mvn;
+    return m;
+  }();
   return s;
 }
 
@@ -440,6 +454,7 @@ const OpSchema& schema_Dropout() {
     m.fusion = FusionKind::Elementwise;
     m.infer = dropout_infer;
     m.kernel = dropout_kernel;
+    m.emit_c = nn::emit_dropout;
     m.import = dropout_import;
     m.doc = "inference identity (mask all true); random training dropout unsupported";
     return m;

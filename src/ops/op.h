@@ -148,6 +148,11 @@ using InferFn = Status (*)(InferContext&);
 using KernelFn = Status (*)(KernelContext&);
 using MacsFn = int64_t (*)(const Node&);  // multiply-accumulates, static shapes
 using ImportFn = Status (*)(ImportContext&);
+// C emission (ops/c_emit.h): scalar form for elementwise ops, loop nests otherwise.
+class CScalarContext;
+class CEmitContext;
+using EmitScalarFn = Expected<std::string> (*)(CScalarContext&);
+using EmitCFn = Status (*)(CEmitContext&);
 
 struct OpSchema {
   OpKind kind;
@@ -163,6 +168,12 @@ struct OpSchema {
   KernelFn kernel = nullptr;
   MacsFn macs = nullptr;
   ImportFn import = nullptr;
+  // C backend hooks; neither set = not supported by the C backend.
+  EmitScalarFn emit_scalar = nullptr;
+  EmitCFn emit_c = nullptr;
+  // Output 0 holds exactly input 0's bytes (Reshape, Flatten, Squeeze, ...):
+  // the memory planner may make it a view of input 0 and emit nothing.
+  bool view = false;
   std::string_view doc;  // one line for `weec ops`
 };
 

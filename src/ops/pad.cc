@@ -4,6 +4,7 @@
 // which the import hook turns into constant inputs. Negative pads crop.
 #include <algorithm>
 
+#include "ops/movement_emit.h"
 #include "ops/shape_util.h"
 
 namespace weec {
@@ -124,6 +125,60 @@ Status kernel_pad(KernelContext& ctx) {
   return Status::ok();
 }
 
+// Pads must be constant. Per axis, the input coordinate is the loop variable
+// (unpadded axis), the variable shifted by the begin pad (constant mode, with
+// a range check where the axis is padded), or a table lookup (edge, reflect).
+Status emit_pad(CEmitContext& c) {
+  WEEC_ASSIGN_OR_RETURN(PadMode mode, pad_mode(c));
+  const Dims in = c.in_dims(0), out = c.out_dims(0);
+  const int64_t rank = (int64_t)in.size();
+  const Tensor* p = c.input_constant(1);
+  if (!p) return c.error("pads must be a constant for the C backend");
+  WEEC_ASSIGN_OR_RETURN(auto pads, pads_of(c, *p, rank));
+  if (c.out_count(0) == 0) return Status::ok();
+  std::string fill;
+  if (mode == PadMode::Constant) {
+    if (const Tensor* cv = c.input_constant(2))
+      fill = element_literal(fill_value(cv, c.input_dtype(0)), 0);
+    else if (c.has_input(2) && c.input_dtype(2) == c.input_dtype(0))
+      fill = fmt::format("{}[0]", c.in(2));
+    else if (c.has_input(2))
+      return c.error("a run-time constant_value must have the data's dtype");
+    else
+      fill = element_literal(fill_value(nullptr, c.input_dtype(0)), 0);
+  }
+  std::vector<std::string> tables(rank);
+  for (int64_t d = 0; d < rank; ++d) {
+    if (mode == PadMode::Constant || (pads[d] == 0 && out[d] == in[d])) continue;
+    if (in[d] == 0) return c.error("cannot {}-pad the empty axis {}", c.attrs.s("mode"), d);
+    std::vector<int64_t> map;
+    for (int64_t o = 0; o < out[d]; ++o) map.push_back(source_coord(o, pads[d], in[d], mode));
+    tables[d] = emit_index_table(c, "pad_map", map);
+  }
+  std::vector<std::string> v = c.open_loops(out);
+  Dims strides = strides_of(in), coefs(rank, 0);
+  int64_t base = 0;
+  std::string table_terms, cond;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (!tables[d].empty()) {
+      table_terms += fmt::format(" + {}[{}]", tables[d], v[d]);
+      if (strides[d] != 1) table_terms += fmt::format(" * {}", strides[d]);
+      continue;
+    }
+    coefs[d] = strides[d];
+    base -= pads[d] * strides[d];
+    std::string lo = pads[d] > 0 ? fmt::format("{} >= {}", v[d], pads[d]) : "";
+    std::string hi = pads[d] + in[d] < out[d] ? fmt::format("{} < {}", v[d], pads[d] + in[d]) : "";
+    for (const std::string& part : {lo, hi})
+      if (!part.empty()) cond += (cond.empty() ? "" : " && ") + part;
+  }
+  std::string value = c.load(0, affine_index(base, v, coefs) + table_terms);
+  if (!cond.empty()) value = fmt::format("({}) ? {} : {}", cond, value, fill);
+  c.store(0, v, value);
+  c.close_loops(v.size());
+  return Status::ok();
+}
+
 // Opset < 11: pads (`paddings` in opset 1) and value were attributes.
 Status import_pad(ImportContext& ctx) {
   AttrMap attrs = ctx.attrs;
@@ -157,6 +212,7 @@ const OpSchema& schema_Pad() {
     m.fusion = FusionKind::Injective;
     m.infer = infer_pad;
     m.kernel = kernel_pad;
+    m.emit_c = emit_pad;
     m.import = import_pad;
     m.doc = "pads (or crops, if negative) each axis: constant, reflect or edge";
     return m;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "ops/c_emit.h"
 #include "ops/conv_util.h"
 
 namespace weec {
@@ -341,6 +342,207 @@ Status unpool_kernel(KernelContext& ctx) {
   return Status::ok();
 }
 
+// ---- C emission ----
+
+// Whether every output position along dim i sees all of its kernel taps
+// inside X (no bounds needed in the tap loop).
+bool dim_always_inside(const nn::Window& w, size_t i) {
+  const int64_t span = (w.kernel[i] - 1) * w.dilations[i];
+  for (int64_t o = 0; o < w.out[i]; ++o) {
+    const int64_t st = o * w.strides[i] - w.pad_begin[i];
+    if (st < 0 || st + span > w.in[i] - 1) return false;
+  }
+  return true;
+}
+
+// "a < b ? a : b" on C expressions.
+std::string c_min(const std::string& a, const std::string& b) {
+  return fmt::format("({0} < {1} ? {0} : {1})", a, b);
+}
+
+// Window pools: per output position, loops over the taps inside X (ranges
+// computed per dim, literal where no position touches the padding), then
+// one store(); MaxPool's Indices go to output 1.
+Status window_pool_emit_c(CEmitContext& c, PoolKind kind) {
+  const Dims xd = c.in_dims(0);
+  nn::Window w;
+  WEEC_TRY(pool_window(c, kind, xd, w));
+  const DType t = c.output_dtype();
+  const std::string T = c_type(t);
+  const size_t r = w.rank();
+  const int64_t in_n = numel_of(w.in), out_n = numel_of(w.out);
+  if (xd[0] * xd[1] * out_n == 0) return Status::ok();
+  const bool want_idx = kind == PoolKind::Max && c.node.outputs.size() > 1 && c.node.outputs[1];
+  const bool col_major = kind == PoolKind::Max && c.attrs.i("storage_order") != 0;
+  const bool include_pad = kind == PoolKind::Avg && c.attrs.i("count_include_pad") != 0;
+  const int64_t p = kind == PoolKind::Lp ? c.attrs.i("p") : 1;
+  Dims row_st = strides_of(w.in), col_st(r, 1);
+  for (size_t i = 1; i < r; ++i) col_st[i] = col_st[i - 1] * w.in[i - 1];
+
+  std::string n = c.var("n"), ch = c.var("c"), xp = c.var("xp");
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", n, xd[0]);
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", ch, xd[1]);
+  c.w.line("const {}* {} = {} + ({} * {} + {}) * {};", T, xp, c.in(0), n, xd[1], ch, in_n);
+  std::vector<std::string> o, st, lo, hi, count;
+  for (size_t i = 0; i < r; ++i) {
+    const int64_t K = w.kernel[i], D = w.dilations[i], IN = w.in[i];
+    o.push_back(c.var("o"));
+    st.push_back(c.var("st"));
+    c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", o[i], w.out[i]);
+    c.w.line("const int32_t {} = {} * {} - {};", st[i], o[i], w.strides[i], w.pad_begin[i]);
+    if (dim_always_inside(w, i)) {
+      lo.push_back("0");
+      hi.push_back(fmt::format("{}", K));
+      count.push_back(fmt::format("{}", K));
+      continue;
+    }
+    // Taps k with 0 <= st + k * D <= IN - 1.
+    lo.push_back(c.var("lo"));
+    hi.push_back(c.var("hi"));
+    c.w.line("const int32_t {0} = {1} >= 0 ? 0 : (-{1} + {2}) / {3};", lo[i], st[i], D - 1, D);
+    c.w.line("const int32_t {} = {} > {} ? 0 : {};", hi[i], st[i], IN - 1,
+             c_min(fmt::format("({} - {}) / {} + 1", IN - 1, st[i], D), fmt::format("{}", K)));
+    if (include_pad) {
+      // Taps inside the padded extent: st + k * D < IN + pad_end (st >= -pad_begin always).
+      std::string e = fmt::format("({} - {})", IN + w.pad_end[i], st[i]);
+      count.push_back(fmt::format("({} > 0 ? {} : 0)", e,
+                                  c_min(fmt::format("({} + {}) / {}", e, D - 1, D), std::to_string(K))));
+    } else {
+      count.push_back(fmt::format("({0} > {1} ? {0} - {1} : 0)", hi[i], lo[i]));
+    }
+  }
+  std::string acc = c.var("acc"), at = c.var("at");
+  if (kind == PoolKind::Max)
+    c.w.line("{} {} = {};", T, acc, is_float(t) ? c.infinity(t, true) : c_lowest(t));
+  else
+    c.w.line("{} {} = 0;", T, acc);
+  if (want_idx) c.w.line("int64_t {} = -1;", at);
+  std::vector<std::string> pos;
+  for (size_t i = 0; i < r; ++i) {
+    std::string k = c.var("k");
+    c.w.open("for (int32_t {0} = {1}; {0} < {2}; ++{0}) {{", k, lo[i], hi[i]);
+    pos.push_back(w.dilations[i] == 1 ? fmt::format("({} + {})", st[i], k)
+                                      : fmt::format("({} + {} * {})", st[i], k, w.dilations[i]));
+  }
+  auto offset = [&](const Dims& strides) {
+    std::string e;
+    for (size_t i = 0; i < r; ++i)
+      e += (e.empty() ? "" : " + ") + (strides[i] == 1 ? pos[i] : fmt::format("{} * {}", pos[i], strides[i]));
+    return e.empty() ? std::string("0") : e;
+  };
+  std::string v = c.var("v");
+  c.w.line("const {} {} = {}[{}];", T, v, xp, offset(row_st));
+  if (kind == PoolKind::Max && want_idx) {
+    // First non-NaN tap, then strictly greater values, as the kernel.
+    std::string first = is_float(t) ? fmt::format("{0} == {0}", v) : "1";
+    c.w.open("if ({0} < 0 ? {1} : {2} > {3}) {{", at, first, v, acc);
+    c.w.line("{} = {};", acc, v);
+    c.w.line("{} = {};", at, offset(col_major ? col_st : row_st));
+    c.w.close();
+  } else if (kind == PoolKind::Max) {
+    c.w.line("{0} = {1} > {0} ? {1} : {0};", acc, v);
+  } else if (kind == PoolKind::Avg || p == 1) {
+    c.w.line("{} += {};", acc, kind == PoolKind::Avg ? v : fmt::format("{}({})", c.math("fabs", t), v));
+  } else if (p == 2) {
+    c.w.line("{0} += {1} * {1};", acc, v);
+  } else {
+    c.w.line("{} += {}({}({}), {});", acc, c.math("pow", t), c.math("fabs", t), v, c_literal((double)p, t));
+  }
+  c.close_loops(r);
+  std::string value = acc;
+  if (kind == PoolKind::Avg) {
+    std::string cnt;
+    for (auto& e : count) cnt += (cnt.empty() ? "" : " * ") + e;
+    value = fmt::format("{} / ({})({})", acc, T, cnt.empty() ? "1" : cnt);
+  } else if (kind == PoolKind::Lp && p == 2) {
+    value = fmt::format("{}({})", c.math("sqrt", t), acc);
+  } else if (kind == PoolKind::Lp && p != 1) {
+    value = fmt::format("{}({}, {})", c.math("pow", t), acc, c_literal(1.0 / (double)p, t));
+  }
+  std::vector<std::string> idx = {n, ch};
+  idx.insert(idx.end(), o.begin(), o.end());
+  std::string flat =
+      fmt::format("({} * {} + {}) * {} + {}", n, xd[1], ch, out_n, CEmitContext::flat_index(w.out, o));
+  c.store(0, idx, value, flat);
+  if (want_idx)
+    c.store(1, idx,
+            fmt::format("({} * {} + {}) * (int64_t){} + ({} < 0 ? 0 : {})", n, xd[1], ch, in_n, at, at),
+            flat);
+  c.close_loops(r + 2);
+  return Status::ok();
+}
+
+// Global pools: one contiguous reduction per (n, c) plane.
+Status global_emit_c(CEmitContext& c, PoolKind kind) {
+  const Dims xd = c.in_dims(0);
+  if (xd.size() < 2) return c.error("input must have rank >= 2");
+  const DType t = c.output_dtype();
+  const std::string T = c_type(t);
+  const int64_t in_n = numel_of(Dims(xd.begin() + 2, xd.end())),
+                p = kind == PoolKind::Lp ? c.attrs.i("p") : 1;
+  if (xd[0] * xd[1] == 0) return Status::ok();
+  std::string n = c.var("n"), ch = c.var("c"), i = c.var("i"), acc = c.var("acc"), xp = c.var("xp");
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", n, xd[0]);
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", ch, xd[1]);
+  c.w.line("const {}* {} = {} + ({} * {} + {}) * {};", T, xp, c.in(0), n, xd[1], ch, in_n);
+  c.w.line("{} {} = {};", T, acc, kind == PoolKind::Max ? c.infinity(t, true) : "0");
+  std::string v = fmt::format("{}[{}]", xp, i), step;
+  if (kind == PoolKind::Max)
+    step = fmt::format("{0} = {1} > {0} ? {1} : {0};", acc, v);
+  else if (kind == PoolKind::Avg)
+    step = fmt::format("{} += {};", acc, v);
+  else if (p == 2)
+    step = fmt::format("{0} += {1} * {1};", acc, v);
+  else if (p == 1)
+    step = fmt::format("{} += {}({});", acc, c.math("fabs", t), v);
+  else
+    step = fmt::format("{} += {}({}({}), {});", acc, c.math("pow", t), c.math("fabs", t), v,
+                       c_literal((double)p, t));
+  c.w.line("for (int32_t {0} = 0; {0} < {1}; ++{0}) {2}", i, in_n, step);
+  std::string value = acc;
+  if (kind == PoolKind::Avg)
+    value = fmt::format("{} / {}", acc, c_literal((double)in_n, t));
+  else if (kind == PoolKind::Lp && p == 2)
+    value = fmt::format("{}({})", c.math("sqrt", t), acc);
+  else if (kind == PoolKind::Lp && p != 1)
+    value = fmt::format("{}({}, {})", c.math("pow", t), acc, c_literal(1.0 / (double)p, t));
+  std::vector<std::string> idx = {n, ch};
+  for (size_t d = 2; d < xd.size(); ++d) idx.push_back("0");
+  c.store(0, idx, value, fmt::format("{} * {} + {}", n, xd[1], ch));
+  c.close_loops(2);
+  return Status::ok();
+}
+
+// MaxUnpool: zero Y, then scatter X to its indices (mapped from the default
+// unpooled shape into output_shape's when they differ, as the kernel places
+// that shape at Y's origin). Out-of-range indices, an error in the kernel,
+// are skipped.
+Status unpool_emit_c(CEmitContext& c) {
+  const Dims xd = c.in_dims(0), yd = c.out_dims(0);
+  Dims inferred;
+  WEEC_TRY(unpool_dims(c, xd, inferred));
+  if (inferred.size() != yd.size()) return c.error("output_shape {} has the wrong rank", dims_str(yd));
+  for (size_t i = 0; i < yd.size(); ++i)
+    if (yd[i] < inferred[i])
+      return c.error("output_shape {} is smaller than {}", dims_str(yd), dims_str(inferred));
+  if (c.in_count(1) != c.in_count(0)) return c.error("indices must have X's shape");
+  std::string i = c.var("i"), at = c.var("at");
+  c.w.line("for (int32_t {0} = 0; {0} < {1}; ++{0}) {2}[{0}] = 0;", i, c.out_count(0), c.out(0));
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", i, c.in_count(0));
+  c.w.line("const int64_t {} = {}[{}];", at, c.in(1), i);
+  std::string dst = at;
+  if (inferred != yd) {
+    Dims ist = strides_of(inferred), ost = strides_of(yd);
+    dst.clear();
+    for (size_t d = 0; d < yd.size(); ++d)
+      dst += fmt::format("{}{} / {} % {} * {}", dst.empty() ? "" : " + ", at, ist[d], inferred[d], ost[d]);
+  }
+  c.w.line("if ({0} >= 0 && {0} < {1}) {2}[{3}] = {4}[{5}];", at, numel_of(inferred), c.out(0), dst, c.in(0),
+           i);
+  c.w.close();
+  return Status::ok();
+}
+
 }  // namespace
 
 const OpSchema& schema_MaxPool() {
@@ -354,6 +556,7 @@ const OpSchema& schema_MaxPool() {
     m.fusion = FusionKind::OutElementwiseFusable;
     m.infer = [](InferContext& c) { return pool_infer(c, PoolKind::Max); };
     m.kernel = [](KernelContext& c) { return pool_kernel(c, PoolKind::Max); };
+    m.emit_c = [](CEmitContext& c) { return window_pool_emit_c(c, PoolKind::Max); };
     m.macs = window_macs;
     m.doc = "max over N-D windows; optional flattened argmax Indices";
     return m;
@@ -370,6 +573,7 @@ const OpSchema& schema_AveragePool() {
     m.fusion = FusionKind::OutElementwiseFusable;
     m.infer = [](InferContext& c) { return pool_infer(c, PoolKind::Avg); };
     m.kernel = [](KernelContext& c) { return pool_kernel(c, PoolKind::Avg); };
+    m.emit_c = [](CEmitContext& c) { return window_pool_emit_c(c, PoolKind::Avg); };
     m.macs = window_macs;
     m.doc = "mean over N-D windows; padding counted only with count_include_pad";
     return m;
@@ -385,6 +589,7 @@ const OpSchema& schema_LpPool() {
     m.fusion = FusionKind::OutElementwiseFusable;
     m.infer = [](InferContext& c) { return pool_infer(c, PoolKind::Lp); };
     m.kernel = [](KernelContext& c) { return pool_kernel(c, PoolKind::Lp); };
+    m.emit_c = [](CEmitContext& c) { return window_pool_emit_c(c, PoolKind::Lp); };
     m.macs = window_macs;
     m.import = [](ImportContext& c) { return import_float_p(c, OpKind::LpPool); };
     m.doc = "Lp norm over N-D windows";
@@ -400,6 +605,7 @@ const OpSchema& schema_LpPool() {
       m.fusion = FusionKind::OutElementwiseFusable;                                  \
       m.infer = global_infer;                                                        \
       m.kernel = [](KernelContext& c) { return global_kernel(c, PoolKind::Kind); };  \
+      m.emit_c = [](CEmitContext& c) { return global_emit_c(c, PoolKind::Kind); };   \
       m.doc = doc_text;                                                              \
       if (PoolKind::Kind == PoolKind::Lp) {                                          \
         m.attrs = {attr_int("p", 2)};                                                \
@@ -424,6 +630,7 @@ const OpSchema& schema_MaxUnpool() {
     m.attrs.erase(m.attrs.begin());  // no auto_pad
     m.infer = unpool_infer;
     m.kernel = unpool_kernel;
+    m.emit_c = unpool_emit_c;
     m.doc = "scatters X to the flattened MaxPool indices, zeros elsewhere";
     return m;
   }();

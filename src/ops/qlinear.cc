@@ -5,7 +5,7 @@
 // to even, add the zero point, saturate.
 #include <cmath>
 
-#include "ops/conv_util.h"
+#include "ops/nn_emit.h"
 
 namespace weec {
 
@@ -171,6 +171,120 @@ Status qmatmul_kernel(KernelContext& ctx) {
   return Status::ok();
 }
 
+// ---- C emission ----
+
+// Element of a per-tensor or 1-D per-`len` parameter input ("" when the
+// optional input is absent); per-`len` elements are indexed by the
+// placeholder "@i", substituted with subst() where the index is known.
+Expected<std::string> param_at(CEmitContext& c, size_t i, int64_t len, const char* what) {
+  if (!c.has_input(i)) return std::string();
+  if (c.in_count(i) == 1) return fmt::format("{}[0]", c.in(i));
+  if (c.in_dims(i).size() == 1 && c.in_count(i) == len) return fmt::format("{}[@i]", c.in(i));
+  return c.error("{} {} is neither per tensor nor 1-D with {} entries", what, dims_str(c.in_dims(i)), len);
+}
+
+std::string subst(std::string e, const std::string& index) {
+  size_t p = e.find("@i");
+  return p == std::string::npos ? e : e.replace(p, 2, index);
+}
+
+// Integer conv of (x - x_zp) and (w - w_zp[oc]) through the shared loop nest,
+// accumulating exactly (int32, or int64 where int32 could overflow).
+Status int_conv_spec(CEmitContext& c, size_t x_in, size_t xz_in, size_t w_in, size_t wz_in,
+                     nn::ConvEmitSpec& s) {
+  if (!is_q8(c.input_dtype(x_in)) || !is_q8(c.input_dtype(w_in)))
+    return c.error("x and w must be int8 or uint8");
+  WEEC_TRY(nn::conv_problem(c, c.in_dims(x_in), c.in_dims(w_in), s.p));
+  s.x_in = x_in;
+  s.w_in = w_in;
+  WEEC_ASSIGN_OR_RETURN(std::string xz, param_at(c, xz_in, 1, "x_zero_point"));
+  WEEC_ASSIGN_OR_RETURN(std::string wz, param_at(c, wz_in, s.p.c_out, "w_zero_point"));
+  s.acc = nn::int_acc_type(s.p.c_in / s.p.group * numel_of(s.p.w.kernel));
+  std::string xzv = c.var("xz"), wzv = c.var("wz");
+  auto shifted = [](const std::string& zp, const std::string& name) {
+    return [zp, name](const std::string& raw) {
+      return zp.empty() ? fmt::format("(int32_t){}", raw) : fmt::format("((int32_t){} - {})", raw, name);
+    };
+  };
+  s.x_value = shifted(xz, xzv);
+  s.w_value = shifted(wz, wzv);
+  // Zero points hoisted per output channel (w_zero_point may be per channel).
+  s.per_channel = [&c, xz, wz, xzv, wzv](const std::string& oc) {
+    if (!xz.empty()) c.w.line("const int32_t {} = (int32_t){};", xzv, xz);
+    if (!wz.empty()) c.w.line("const int32_t {} = (int32_t){};", wzv, subst(wz, oc));
+  };
+  return Status::ok();
+}
+
+Status convint_emit_c(CEmitContext& c) {
+  nn::ConvEmitSpec s;
+  WEEC_TRY(int_conv_spec(c, 0, 2, 1, 3, s));
+  if (s.acc == DType::I64)  // the kernel wraps the exact sum to 32 bits
+    s.finish = [](const std::string& acc, const std::string&) {
+      return fmt::format("(int32_t)(uint32_t){}", acc);
+    };
+  return nn::emit_conv(c, s);
+}
+
+Status qconv_emit_c(CEmitContext& c) {
+  nn::ConvEmitSpec s;
+  WEEC_TRY(int_conv_spec(c, 0, 2, 3, 5, s));
+  const DType out = c.output_dtype();
+  if (!is_q8(out)) return c.error("y_zero_point must be int8 or uint8");
+  WEEC_ASSIGN_OR_RETURN(std::string xs, param_at(c, 1, 1, "x_scale"));
+  WEEC_ASSIGN_OR_RETURN(std::string ws, param_at(c, 4, s.p.c_out, "w_scale"));
+  WEEC_ASSIGN_OR_RETURN(std::string ys, param_at(c, 6, 1, "y_scale"));
+  WEEC_ASSIGN_OR_RETURN(std::string yz, param_at(c, 7, 1, "y_zero_point"));
+  if (c.has_input(8) && (c.input_dtype(8) != DType::I32 || c.in_count(8) != s.p.c_out))
+    return c.error("B must be i32 with {} entries", s.p.c_out);
+  const std::string bias = c.has_input(8) ? c.in(8) : "", rq = nn::requantize_helper(c, out), T = c_type(out);
+  std::string mult = c.var("mult"), bv = c.var("bias"), yzv = c.var("yz");
+  auto base_channel = s.per_channel;
+  s.per_channel = [=, &c](const std::string& oc) {
+    base_channel(oc);
+    // The kernel's f32 product and quotient, widened once.
+    c.w.line("const double {} = (double)({} * {} / {});", mult, xs, subst(ws, oc), ys);
+    c.w.line("const int32_t {} = (int32_t){};", yzv, yz);
+    if (!bias.empty()) c.w.line("const double {} = (double){}[{}];", bv, bias, oc);
+  };
+  s.finish = [=](const std::string& acc, const std::string&) {
+    std::string v = bias.empty() ? fmt::format("(double){} * {}", acc, mult)
+                                 : fmt::format("((double){} + {}) * {}", acc, bv, mult);
+    return fmt::format("({}){}({}, {})", T, rq, v, yzv);
+  };
+  return nn::emit_conv(c, s);
+}
+
+Status qmatmul_emit_c(CEmitContext& c) {
+  if (!is_q8(c.input_dtype(0)) || !is_q8(c.input_dtype(3)) || !is_q8(c.output_dtype()))
+    return c.error("a, b and y_zero_point must be int8 or uint8");
+  const Dims a = c.in_dims(0), b = c.in_dims(3);
+  const int64_t m = a.size() > 1 ? a[a.size() - 2] : 1, n = b.size() > 1 ? b.back() : 1;
+  // Per-row parameters of A index by the row, per-column ones of B by the column.
+  WEEC_ASSIGN_OR_RETURN(std::string as, param_at(c, 1, m, "a_scale"));
+  WEEC_ASSIGN_OR_RETURN(std::string az, param_at(c, 2, m, "a_zero_point"));
+  WEEC_ASSIGN_OR_RETURN(std::string bs, param_at(c, 4, n, "b_scale"));
+  WEEC_ASSIGN_OR_RETURN(std::string bz, param_at(c, 5, n, "b_zero_point"));
+  WEEC_ASSIGN_OR_RETURN(std::string ys, param_at(c, 6, 1, "y_scale"));
+  WEEC_ASSIGN_OR_RETURN(std::string yz, param_at(c, 7, 1, "y_zero_point"));
+  nn::MatMulEmitSpec s;
+  s.a_in = 0;
+  s.b_in = 3;
+  s.acc = nn::int_acc_type(a.back());
+  s.a_value = [=](const std::string& raw, const std::string& row) {
+    return fmt::format("((int32_t){} - (int32_t){})", raw, subst(az, row));
+  };
+  s.b_value = [=](const std::string& raw, const std::string& col) {
+    return fmt::format("((int32_t){} - (int32_t){})", raw, subst(bz, col));
+  };
+  const std::string rq = nn::requantize_helper(c, c.output_dtype()), T = c_type(c.output_dtype());
+  s.finish = [=](const std::string& acc, const std::string& row, const std::string& col) {
+    std::string mult = fmt::format("(double)({} * {} / {})", subst(as, row), subst(bs, col), ys);
+    return fmt::format("({}){}((double){} * {}, (int32_t){})", T, rq, acc, mult, yz);
+  };
+  return nn::emit_matmul(c, s);
+}
+
 std::vector<AttrSpec> conv_attrs() {
   return {attr_string("auto_pad", "NOTSET"),
           attr_optional("dilations", Attribute::Kind::Ints),
@@ -192,6 +306,7 @@ const OpSchema& schema_ConvInteger() {
     m.fusion = FusionKind::OutElementwiseFusable;
     m.infer = convint_infer;
     m.kernel = convint_kernel;
+    m.emit_c = convint_emit_c;
     m.macs = [](const Node& n) { return nn::conv_macs(n, 1); };
     m.doc = "8-bit convolution with zero points, int32 result";
     return m;
@@ -209,6 +324,7 @@ const OpSchema& schema_QLinearConv() {
     m.fusion = FusionKind::OutElementwiseFusable;
     m.infer = qconv_infer;
     m.kernel = qconv_kernel;
+    m.emit_c = qconv_emit_c;
     m.macs = [](const Node& n) { return nn::conv_macs(n, 3); };
     m.doc = "quantised convolution, requantised to y_scale/y_zero_point";
     return m;
@@ -224,6 +340,7 @@ const OpSchema& schema_QLinearMatMul() {
     m.fusion = FusionKind::OutElementwiseFusable;
     m.infer = qmatmul_infer;
     m.kernel = qmatmul_kernel;
+    m.emit_c = qmatmul_emit_c;
     m.macs = nn::matmul_macs;
     m.doc = "quantised numpy matmul, requantised to y_scale/y_zero_point";
     return m;

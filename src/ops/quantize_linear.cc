@@ -2,10 +2,13 @@
 // scale/zero point; u8/i8, zero point optional) and DynamicQuantizeLinear.
 // Quantisation divides in f32 (f64 for int32 input, as numpy promotes),
 // rounds half to even, adds the zero point and saturates, as ONNX's reference.
+// The importer reshapes a per-axis scale/zero point to broadcast numpy-style
+// ([C] -> [C, 1, ...]), so the C backend inlines both ops as scalar
+// expressions (and fuses them) with its ordinary broadcasting.
 #include <cmath>
 #include <limits>
 
-#include "ops/conv_util.h"
+#include "ops/nn_emit.h"
 
 namespace weec {
 
@@ -22,12 +25,14 @@ int64_t saturate_q(double v, int64_t zp, DType to) {
   return (int64_t)std::min(hi, std::max(lo, r));
 }
 
-// Which scale/zero-point entry element i uses: all 0 per tensor, else its
-// index along `axis`.
+// Which scale/zero-point entry element i uses: all 0 per tensor, its index
+// along `axis` for a 1-D parameter, else numpy broadcasting (the imported
+// form of a per-axis parameter).
 struct QuantIndex {
   int64_t inner = 1, len = 1;  // per-axis: (i / inner) % len
   bool per_axis = false;
-  int64_t operator()(int64_t i) const { return per_axis ? (i / inner) % len : 0; }
+  std::vector<int64_t> at;  // broadcast: index of every element
+  int64_t operator()(int64_t i) const { return !at.empty() ? at[i] : per_axis ? (i / inner) % len : 0; }
 };
 
 Expected<QuantIndex> quant_index(const NodeContext& ctx, const Tensor& x, const Tensor& scale,
@@ -36,7 +41,15 @@ Expected<QuantIndex> quant_index(const NodeContext& ctx, const Tensor& x, const 
     return ctx.error("scale and zero point sizes differ: {} vs {}", scale.numel(), zp->numel());
   QuantIndex q;
   if (scale.numel() == 1 && scale.rank() <= 1) return q;
-  if (scale.rank() != 1) return ctx.error("scale must be a scalar or 1-D, got {}", dims_str(scale.dims()));
+  if (scale.rank() > 1 || (zp && zp->dims() != scale.dims())) {
+    auto bd = broadcast_dims({scale.dims(), x.dims()});
+    if (!bd || *bd != x.dims() || (zp && zp->dims() != scale.dims()))
+      return ctx.error("scale {} does not broadcast to x {}", dims_str(scale.dims()), dims_str(x.dims()));
+    q.at.resize(x.numel());
+    for_each_broadcast(x.dims(), {broadcast_strides(scale.dims(), x.dims())},
+                       [&](int64_t i, const int64_t* off) { q.at[i] = off[0]; });
+    return q;
+  }
   WEEC_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(ctx, ctx.attrs.i("axis"), x.rank()));
   if (x.dim(axis) != scale.numel())
     return ctx.error("scale has {} entries but axis {} of {} has {}", scale.numel(), axis, dims_str(x.dims()),
@@ -45,6 +58,76 @@ Expected<QuantIndex> quant_index(const NodeContext& ctx, const Tensor& x, const 
   q.len = x.dim(axis);
   for (int64_t i = axis + 1; i < x.rank(); ++i) q.inner *= x.dim(i);
   return q;
+}
+
+// A 1-D per-axis scale/zero point (inputs 1, 2) becomes [C, 1, ...] so it
+// broadcasts onto x like any numpy operand; needs x's rank at import.
+Status quant_import(ImportContext& ctx, OpKind op) {
+  std::vector<Value*> ins = ctx.inputs;
+  const Value* x = ins[0];
+  const Value* scale = ins.size() > 1 ? ins[1] : nullptr;
+  if (x && scale && x->type.shape.rank_known && scale->type.shape.rank_known &&
+      scale->type.shape.rank() == 1 &&
+      !(scale->type.shape.dims[0].is_known() && scale->type.shape.dims[0].value == 1)) {
+    const int64_t rank = x->type.shape.rank();
+    int64_t axis = ctx.attrs.count("axis") ? ctx.attrs.at("axis").i : 1;
+    if (axis < 0) axis += rank;
+    const int64_t extra = rank - 1 - axis;
+    if (axis >= 0 && extra > 0) {
+      for (size_t i = 1; i < ins.size() && i < 3; ++i) {
+        if (!ins[i]) continue;
+        if (ins[i]->constant) {
+          Tensor t = *ins[i]->constant;
+          Dims d = t.dims();
+          d.resize(d.size() + extra, 1);
+          t.reshape(d);
+          ins[i] = ctx.constant(i == 1 ? "scale" : "zero_point", std::move(t));
+        } else {
+          std::vector<int64_t> axes;
+          for (int64_t k = 0; k < extra; ++k) axes.push_back(1 + k);
+          Value* axes_v = ctx.constant("axes", Tensor::from_vector<int64_t>({extra}, axes));
+          Value* v = ctx.temp(i == 1 ? "scale" : "zero_point");
+          ctx.emit(OpKind::Unsqueeze, {ins[i], axes_v}, {v}, {});
+          ins[i] = v;
+        }
+      }
+    }
+  }
+  ctx.emit(op, ins, ctx.outputs, ctx.attrs);
+  return Status::ok();
+}
+
+// A per-axis parameter left 1-D (x's rank unknown at import) only
+// broadcasts numpy-style along the last axis.
+Status check_scalar_params(CScalarContext& c) {
+  const Shape& ss = c.node.inputs[1]->type.shape;
+  const int64_t rank = c.node.inputs[0]->type.shape.rank();
+  if (!ss.is_static() || ss.rank() != 1 || numel_of(ss.static_dims()) == 1) return Status::ok();
+  auto axis = normalize_axis(c, c.attrs.i("axis"), rank);
+  if (!axis) return axis.status();
+  if (*axis != rank - 1)
+    return c.error("a 1-D per-axis scale along axis {} of rank {} is not supported", *axis, rank);
+  return Status::ok();
+}
+
+// round_half_even(x / scale) + zero_point, saturated: division in f32 (f64
+// for i32 input), as the kernel.
+Expected<std::string> quantize_emit_scalar(CScalarContext& c) {
+  WEEC_TRY(check_scalar_params(c));
+  const DType out = c.output_dtype();
+  if (!is_q8(out)) return c.error("zero point must be u8 or i8");
+  std::string q = c.input_dtype(0) == DType::I32 ? fmt::format("((double){} / (double){})", c.in[0], c.in[1])
+                                                 : fmt::format("(double)((float){} / {})", c.in[0], c.in[1]);
+  std::string zp = c.in.size() > 2 && !c.in[2].empty() ? fmt::format("(int32_t){}", c.in[2]) : "0";
+  return fmt::format("(({}){}({}, {}))", c_type(out), nn::requantize_helper(c, out), q, zp);
+}
+
+Expected<std::string> dequantize_emit_scalar(CScalarContext& c) {
+  WEEC_TRY(check_scalar_params(c));
+  std::string d = c.in.size() > 2 && !c.in[2].empty()
+                      ? fmt::format("((int64_t){} - (int64_t){})", c.in[0], c.in[2])
+                      : fmt::format("(int64_t){}", c.in[0]);
+  return fmt::format("((float){} * {})", d, c.in[1]);
 }
 
 Status quantize_infer(InferContext& ctx) {
@@ -131,6 +214,28 @@ Status dynq_kernel(KernelContext& ctx) {
   return Status::ok();
 }
 
+// Range pass, then the quantisation pass, in f32 like the kernel.
+Status dynq_emit_c(CEmitContext& c) {
+  const int64_t n = c.in_count(0);
+  const std::string x = c.in(0), rq = nn::requantize_helper(c, DType::U8);
+  std::string i = c.var("i"), lo = c.var("lo"), hi = c.var("hi"), scale = c.var("scale"), zp = c.var("zp");
+  c.w.line("float {} = 0, {} = 0;", lo, hi);
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", i, n);
+  c.w.line("if ({1}[{2}] < {0}) {0} = {1}[{2}];", lo, x, i);
+  c.w.line("if ({1}[{2}] > {0}) {0} = {1}[{2}];", hi, x, i);
+  c.w.close();
+  c.w.line("const float {} = ({} - {}) / 255.0f;", scale, hi, lo);
+  // All-zero input: scale 0 would divide by zero; every value quantises to 0.
+  c.w.line("const int32_t {} = {} == 0 ? 0 : {}((double)(0.0f - {} / {}), 0);", zp, scale, rq, lo, scale);
+  c.w.line(
+      "for (int32_t {0} = 0; {0} < {1}; ++{0}) {2}[{0}] = (uint8_t)({3} == 0 ? 0 : {4}((double)({5}[{0}] / "
+      "{3}), {6}));",
+      i, n, c.out(0), scale, rq, x, zp);
+  if (c.node.outputs.size() > 1 && c.node.outputs[1]) c.w.line("{}[0] = {};", c.out(1), scale);
+  if (c.node.outputs.size() > 2 && c.node.outputs[2]) c.w.line("{}[0] = (uint8_t){};", c.out(2), zp);
+  return Status::ok();
+}
+
 }  // namespace
 
 const OpSchema& schema_QuantizeLinear() {
@@ -143,6 +248,8 @@ const OpSchema& schema_QuantizeLinear() {
     m.fusion = FusionKind::Broadcast;
     m.infer = quantize_infer;
     m.kernel = quantize_kernel;
+    m.import = [](ImportContext& c) { return quant_import(c, OpKind::QuantizeLinear); };
+    m.emit_scalar = quantize_emit_scalar;
     m.doc = "saturate(round_half_even(x / scale) + zero_point), per tensor or per axis";
     return m;
   }();
@@ -159,6 +266,8 @@ const OpSchema& schema_DequantizeLinear() {
     m.fusion = FusionKind::Broadcast;
     m.infer = dequantize_infer;
     m.kernel = dequantize_kernel;
+    m.import = [](ImportContext& c) { return quant_import(c, OpKind::DequantizeLinear); };
+    m.emit_scalar = dequantize_emit_scalar;
     m.doc = "(x - zero_point) * scale as f32, per tensor or per axis";
     return m;
   }();
@@ -172,6 +281,7 @@ const OpSchema& schema_DynamicQuantizeLinear() {
     m.min_outputs = m.max_outputs = 3;
     m.infer = dynq_infer;
     m.kernel = dynq_kernel;
+    m.emit_c = dynq_emit_c;
     m.doc = "u8 quantisation with scale and zero point from the data's range";
     return m;
   }();

@@ -17,6 +17,7 @@
 // numpy's `.astype` in the ONNX reference does.
 #include <limits>
 
+#include "ops/c_emit.h"
 #include "ops/op_util.h"
 
 namespace weec {
@@ -278,7 +279,259 @@ Status import_reduce(ImportContext& ctx, OpKind kind) {
   return Status::ok();
 }
 
-OpSchema reduce_schema(OpKind kind, std::string_view onnx, KernelFn kernel, ImportFn import,
+// ---- C emission ----
+// Mirrors the kernel: floats accumulate in double, integer Sum/Prod/
+// SumSquare/L1 in uint64_t (wrap-around), integer Mean/L2/LogSum/LogSumExp in
+// double with a saturating conversion, Max/Min in the element type with NaN
+// winning once seen. Input 0 is read only through load() so a fused
+// elementwise prologue inlines there.
+class ReduceEmitter {
+ public:
+  ReduceEmitter(CEmitContext& c, Red op, int64_t count)
+      : c_(c), op_(op), t_(c.input_dtype(0)), T_(c_type(t_)), count_(count) {
+    if (op == Red::Max || op == Red::Min)
+      acc_dtype_ = t_;
+    else if (!is_float(t_) && (op == Red::Sum || op == Red::Prod || op == Red::SumSquare || op == Red::L1))
+      acc_dtype_ = DType::U64;
+    else
+      acc_dtype_ = DType::F64;
+  }
+
+  DType acc_dtype() const { return acc_dtype_; }
+  std::string acc_type() const { return c_type(acc_dtype_); }
+  bool two_pass() const { return op_ == Red::LogSumExp; }
+
+  std::string init() {
+    if (op_ == Red::Max) return is_float(t_) ? c_.infinity(t_, true) : c_lowest(t_);
+    if (op_ == Red::Min) return is_float(t_) ? c_.infinity(t_) : c_highest(t_);
+    if (op_ == Red::Prod) return acc_dtype_ == DType::U64 ? "1ULL" : "1.0";
+    return acc_dtype_ == DType::U64 ? "0ULL" : "0.0";
+  }
+  std::string max_init() { return c_.infinity(DType::F64, true); }
+
+  // Statement folding element `v` (a local of the input type) into `a`.
+  std::string update(const std::string& a, const std::string& v) {
+    if (op_ == Red::Max || op_ == Red::Min) {
+      const char* cmp = op_ == Red::Max ? ">" : "<";
+      if (!is_float(t_)) return fmt::format("if ({1} {2} {0}) {0} = {1};", a, v, cmp);
+      return fmt::format("if ({0} == {0} && ({1} != {1} || {1} {2} {0})) {0} = {1};", a, v, cmp);
+    }
+    if (acc_dtype_ == DType::U64) {
+      bool sgn = is_signed(t_);
+      std::string w = sgn ? fmt::format("(uint64_t)(int64_t){}", v) : fmt::format("(uint64_t){}", v);
+      switch (op_) {
+        case Red::Prod:
+          return fmt::format("{} *= {};", a, w);
+        case Red::SumSquare:
+          return fmt::format("{} += {} * {};", a, w, w);
+        case Red::L1:
+          if (sgn) return fmt::format("{0} += {1} < 0 ? (uint64_t)0 - {2} : {2};", a, v, w);
+          return fmt::format("{} += {};", a, w);
+        default:
+          return fmt::format("{} += {};", a, w);
+      }
+    }
+    std::string d = fmt::format("(double){}", v);
+    switch (op_) {
+      case Red::SumSquare:
+      case Red::L2:
+        return fmt::format("{0} += {1} * {1};", a, d);
+      case Red::L1:
+        return fmt::format("{} += {}({});", a, c_.math("fabs", DType::F64), d);
+      case Red::Prod:
+        return fmt::format("{} *= {};", a, d);
+      default:
+        return fmt::format("{} += {};", a, d);
+    }
+  }
+  // LogSumExp, first pass: the running max `m` (double, NaN wins).
+  std::string max_update(const std::string& m, const std::string& v) {
+    return fmt::format(
+        "if ({0} == {0} && ((double){1} != (double){1} || (double){1} > {0})) {0} = (double){1};", m, v);
+  }
+  // LogSumExp, second pass (only when the max is finite).
+  std::string exp_update(const std::string& a, const std::string& m, const std::string& v) {
+    return fmt::format("{} += {}((double){} - {});", a, c_.math("exp", DType::F64), v, m);
+  }
+  std::string finite(const std::string& m) {
+    std::string inf = c_.infinity(DType::F64);
+    return fmt::format("({0} > -{1} && {0} < {1})", m, inf);
+  }
+
+  // The output value from accumulator `a` (and max `m` for LogSumExp).
+  std::string finish(const std::string& a, const std::string& m) {
+    if (op_ == Red::Max || op_ == Red::Min) return a;
+    if (acc_dtype_ == DType::U64) return fmt::format("({}){}", T_, a);
+    std::string r;
+    switch (op_) {
+      case Red::Mean:
+        r = count_ == 0 ? c_.nan(DType::F64) : fmt::format("{} / {}", a, c_literal_i64(count_, DType::F64));
+        break;
+      case Red::L2:
+        r = fmt::format("{}({})", c_.math("sqrt", DType::F64), a);
+        break;
+      case Red::LogSum:
+        r = fmt::format("{}({})", c_.math("log", DType::F64), a);
+        break;
+      case Red::LogSumExp:
+        r = fmt::format("({} ? {} + {}({}) : {})", finite(m), m, c_.math("log", DType::F64), a, m);
+        break;
+      default:
+        r = a;
+        break;
+    }
+    if (is_float(t_)) return fmt::format("({})({})", T_, r);
+    return fmt::format("{}({})", saturate_helper(), r);
+  }
+
+ private:
+  // numpy-style astype for in-range values, saturating otherwise (as saturate_cast).
+  std::string saturate_helper() {
+    std::string name = "weec_sat_" + T_;
+    return c_.helper(name, fmt::format("static {0} {1}(double v) {{\n"
+                                       "  if (v != v) return 0;\n"
+                                       "  if (v <= (double){2}) return {2};\n"
+                                       "  if (v >= (double){3}) return {3};\n"
+                                       "  return ({0})v;\n"
+                                       "}}\n",
+                                       T_, name, c_lowest(t_), c_highest(t_)));
+  }
+
+  CEmitContext& c_;
+  Red op_;
+  DType t_;
+  std::string T_;
+  int64_t count_;
+  DType acc_dtype_;
+};
+
+// The input viewed as alternating runs of kept and reduced dims (size-1 dims
+// dropped): each run is one loop.
+struct ReduceRun {
+  int64_t size;
+  bool reduced;
+};
+
+// One accumulator per output, reduced run last: loop over outputs, then over
+// the contiguous reduced block (kept in a local).
+void emit_reduce_trailing(CEmitContext& c, ReduceEmitter& r, int64_t n_out, int64_t block) {
+  std::string T = c_type(c.input_dtype(0));
+  std::string o = c.var("o"), a = c.var("acc"), m = c.var("mx");
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", o, n_out);
+  if (block == 0) {  // empty reduction: the identity, no accumulator
+    c.store(0, {}, r.finish(r.two_pass() ? "0.0" : r.init(), r.max_init()), o);
+    c.w.close();
+    return;
+  }
+  auto flat_of = [&](const std::string& j) {
+    if (block == 1) return o;
+    if (n_out == 1) return j;
+    return fmt::format("{} * {} + {}", o, block, j);
+  };
+  auto elem_loop = [&](auto&& body) {
+    std::string j = c.var("r"), v = c.var("v");
+    if (block != 1) c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", j, block);
+    if (block == 1) c.w.open("{{");
+    c.w.line("const {} {} = {};", T, v, c.load(0, flat_of(j)));
+    c.w.line("{}", body(v));
+    c.w.close();
+  };
+  if (r.two_pass()) {
+    c.w.line("double {} = {};", m, r.max_init());
+    elem_loop([&](const std::string& v) { return r.max_update(m, v); });
+    c.w.line("double {} = 0.0;", a);
+    c.w.open("if ({}) {{", r.finite(m));
+    elem_loop([&](const std::string& v) { return r.exp_update(a, m, v); });
+    c.w.close();
+  } else {
+    c.w.line("{} {} = {};", r.acc_type(), a, r.init());
+    elem_loop([&](const std::string& v) { return r.update(a, v); });
+  }
+  c.store(0, {}, r.finish(a, m), o);
+  c.w.close();
+}
+
+// General layout: accumulators in scratch, one pass over the input in
+// row-major order (contiguous reads), then one store per output.
+void emit_reduce_scattered(CEmitContext& c, ReduceEmitter& r, const std::vector<ReduceRun>& runs,
+                           int64_t n_out) {
+  std::string T = c_type(c.input_dtype(0));
+  Dims in_sizes, out_sizes;
+  for (const ReduceRun& run : runs) {
+    in_sizes.push_back(run.size);
+    if (!run.reduced) out_sizes.push_back(run.size);
+  }
+  auto over_input = [&](auto&& body) {
+    std::vector<std::string> vars = c.open_loops(in_sizes, "j"), out_vars;
+    for (size_t k = 0; k < runs.size(); ++k)
+      if (!runs[k].reduced) out_vars.push_back(vars[k]);
+    std::string v = c.var("v"), of = c.var("of");
+    c.w.line("const {} {} = {};", T, v, c.load(0, CEmitContext::flat_index(in_sizes, vars)));
+    c.w.line("const int32_t {} = {};", of, CEmitContext::flat_index(out_sizes, out_vars));
+    body(v, of);
+    c.close_loops(vars.size());
+  };
+  std::string acc = c.scratch(r.acc_dtype(), n_out, "acc"), mx, o = c.var("o");
+  if (r.two_pass()) {
+    mx = c.scratch(DType::F64, n_out, "mx");
+    c.w.line("for (int32_t {0} = 0; {0} < {1}; ++{0}) {2}[{0}] = {3};", o, n_out, mx, r.max_init());
+    over_input([&](const std::string& v, const std::string& of) {
+      c.w.line("{}", r.max_update(fmt::format("{}[{}]", mx, of), v));
+    });
+  }
+  c.w.line("for (int32_t {0} = 0; {0} < {1}; ++{0}) {2}[{0}] = {3};", o, n_out, acc,
+           r.two_pass() ? "0.0" : r.init());
+  over_input([&](const std::string& v, const std::string& of) {
+    std::string a = fmt::format("{}[{}]", acc, of);
+    if (r.two_pass()) {
+      std::string m = fmt::format("{}[{}]", mx, of);
+      c.w.line("if ({}) {}", r.finite(m), r.exp_update(a, m, v));
+    } else {
+      c.w.line("{}", r.update(a, v));
+    }
+  });
+  std::string o2 = c.var("o");
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", o2, n_out);
+  c.store(0, {}, r.finish(fmt::format("{}[{}]", acc, o2), mx.empty() ? "" : fmt::format("{}[{}]", mx, o2)),
+          o2);
+  c.w.close();
+}
+
+Status reduce_emit_c(CEmitContext& c, Red op) {
+  DType t = c.input_dtype(0);
+  if (t == DType::Bool) return c.error("bool data is not supported");
+  std::vector<int64_t> axes;
+  if (c.has_input(1)) {
+    const Tensor* a = c.input_constant(1);
+    if (!a) return c.error("axes must be a constant for the C backend");
+    axes = a->to_int_vector();
+  }
+  Dims in = c.in_dims(0);
+  WEEC_ASSIGN_OR_RETURN(std::vector<bool> mask,
+                        reduced_mask(c, axes, (int64_t)in.size(), c.attrs.i("noop_with_empty_axes") != 0));
+  const int64_t n_out = c.out_count(0);
+  if (n_out == 0) return Status::ok();
+  int64_t count = 1;
+  std::vector<ReduceRun> runs;
+  for (size_t d = 0; d < in.size(); ++d) {
+    if (mask[d]) count *= in[d];
+    if (in[d] == 1) continue;
+    if (!runs.empty() && runs.back().reduced == mask[d])
+      runs.back().size *= in[d];
+    else
+      runs.push_back({in[d], (bool)mask[d]});
+  }
+  ReduceEmitter r(c, op, count);
+  int reduced_runs = 0;
+  for (const ReduceRun& run : runs) reduced_runs += run.reduced;
+  if (reduced_runs == 0 || (reduced_runs == 1 && runs.back().reduced) || count == 0)
+    emit_reduce_trailing(c, r, n_out, count);
+  else
+    emit_reduce_scattered(c, r, runs, n_out);
+  return Status::ok();
+}
+
+OpSchema reduce_schema(OpKind kind, std::string_view onnx, KernelFn kernel, ImportFn import, EmitCFn emit_c,
                        std::string_view doc) {
   OpSchema s{kind, onnx};
   s.min_inputs = 1;
@@ -288,6 +541,7 @@ OpSchema reduce_schema(OpKind kind, std::string_view onnx, KernelFn kernel, Impo
   s.infer = infer_reduce;
   s.kernel = kernel;
   s.import = import;
+  s.emit_c = emit_c;
   s.doc = doc;
   return s;
 }
@@ -298,7 +552,8 @@ OpSchema reduce_schema(OpKind kind, std::string_view onnx, KernelFn kernel, Impo
   const OpSchema& schema_##Name() {                                                     \
     static const OpSchema s = reduce_schema(                                            \
         OpKind::Name, #Name, [](KernelContext& c) { return reduce_kernel(c, Red::R); }, \
-        [](ImportContext& c) { return import_reduce(c, OpKind::Name); }, doc);          \
+        [](ImportContext& c) { return import_reduce(c, OpKind::Name); },                \
+        [](CEmitContext& c) { return reduce_emit_c(c, Red::R); }, doc);                 \
     return s;                                                                           \
   }
 WEEC_REDUCE_OP(ReduceSum, Sum, "sum over axes (input); empty set gives 0")

@@ -37,6 +37,7 @@ const OpSchema& op_schema(OpKind op) { return kSchemaGetters[(size_t)op](); }
 
 const OpSchema* find_onnx_schema(std::string_view domain, std::string_view op_type) {
   if (domain == "ai.onnx") domain = "";
+  if (op_type.empty()) return nullptr;  // weec-internal ops have no ONNX name
   for (size_t i = 0; i < kSchemaGetters.size(); ++i) {
     const OpSchema& s = kSchemaGetters[i]();
     if (s.onnx_type == op_type && s.domain == domain) return &s;

@@ -330,6 +330,7 @@ Status kernel_identity(KernelContext& ctx) {
 const OpSchema& schema_Reshape() {
   static const OpSchema s = [] {
     OpSchema m{OpKind::Reshape, "Reshape"};
+    m.view = true;
     m.min_inputs = m.max_inputs = 2;
     m.attrs = {attr_int("allowzero", 0)};
     m.fusion = FusionKind::Injective;
@@ -345,6 +346,7 @@ const OpSchema& schema_Reshape() {
 const OpSchema& schema_Flatten() {
   static const OpSchema s = [] {
     OpSchema m{OpKind::Flatten, "Flatten"};
+    m.view = true;
     m.attrs = {attr_int("axis", 1)};
     m.fusion = FusionKind::Injective;
     m.infer = infer_flatten;
@@ -358,6 +360,7 @@ const OpSchema& schema_Flatten() {
 const OpSchema& schema_Squeeze() {
   static const OpSchema s = [] {
     OpSchema m{OpKind::Squeeze, "Squeeze"};
+    m.view = true;
     m.min_inputs = 1;
     m.max_inputs = 2;
     m.fusion = FusionKind::Injective;
@@ -373,6 +376,7 @@ const OpSchema& schema_Squeeze() {
 const OpSchema& schema_Unsqueeze() {
   static const OpSchema s = [] {
     OpSchema m{OpKind::Unsqueeze, "Unsqueeze"};
+    m.view = true;
     m.min_inputs = m.max_inputs = 2;
     m.fusion = FusionKind::Injective;
     m.infer = infer_unsqueeze;
@@ -387,6 +391,7 @@ const OpSchema& schema_Unsqueeze() {
 const OpSchema& schema_Identity() {
   static const OpSchema s = [] {
     OpSchema m{OpKind::Identity, "Identity"};
+    m.view = true;
     m.fusion = FusionKind::Injective;
     m.infer = infer_same_as_input0;
     m.kernel = kernel_identity;

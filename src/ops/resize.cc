@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ops/movement_emit.h"
 #include "ops/shape_util.h"
 
 namespace weec {
@@ -307,6 +308,173 @@ Status kernel_resize(KernelContext& ctx) {
   return Status::ok();
 }
 
+// ---- C emission ----
+// roi/scales/sizes are constants, so every tap (input index and weight) is
+// known at compile time: nearest is a gather through per-axis index tables;
+// linear and cubic are the kernel's separable passes over double buffers,
+// with the taps of each output coordinate in static tables (CSR layout: taps
+// [start[x], start[x + 1]); none = extrapolation), then one conversion pass.
+
+// Converts a double to dtype t as the kernel's store() does.
+std::string resize_convert(CEmitContext& c, DType t, const std::string& v) {
+  if (!is_integer(t)) return fmt::format("({})({})", c_type(t), v);
+  std::string name = "weec_resize_to_" + c_type(t);
+  std::string lo = t == DType::I64 ? "-9223372036854775808.0" : c_literal(0, DType::F64);
+  std::string hi;
+  switch (t) {
+    case DType::I8:
+      lo = "-128.0", hi = "127.0";
+      break;
+    case DType::U8:
+      hi = "255.0";
+      break;
+    case DType::I16:
+      lo = "-32768.0", hi = "32767.0";
+      break;
+    case DType::U16:
+      hi = "65535.0";
+      break;
+    case DType::I32:
+      lo = "-2147483648.0", hi = "2147483647.0";
+      break;
+    case DType::U32:
+      hi = "4294967295.0";
+      break;
+    case DType::I64:
+      hi = "9223372036854774784.0";
+      break;
+    default:
+      hi = "18446744073709549568.0";
+      break;
+  }
+  std::string round = c.math("round", DType::F64);
+  c.helper(name, fmt::format("static {0} {1}(double v) {{\n  if (v != v) return 0;\n  v = {2}(v);\n"
+                             "  if (v < {3}) v = {3};\n  if (v > {4}) v = {4};\n  return ({0})v;\n}}\n",
+                             c_type(t), name, round, lo, hi));
+  return fmt::format("{}({})", name, v);
+}
+
+Status emit_resize_nearest(CEmitContext& c, const Params& p, const std::vector<Axis>& axes) {
+  const Dims in = c.in_dims(0), out = c.out_dims(0);
+  const int64_t rank = (int64_t)in.size();
+  std::vector<std::string> tables(rank);
+  bool extrapolates = false;
+  for (int64_t d = 0; d < rank; ++d) {
+    std::vector<int64_t> map;
+    bool identity = in[d] == out[d];
+    for (int64_t o = 0; o < out[d]; ++o) {
+      Taps t = taps_for(p, axes[d], o);
+      map.push_back(t.empty() ? -1 : t[0].first);
+      identity &= map.back() == o;
+      extrapolates |= t.empty();
+    }
+    if (!identity) tables[d] = emit_index_table(c, "rz_map", map);
+  }
+  std::vector<std::string> v = c.open_loops(out);
+  Dims strides = strides_of(in);
+  std::string src, cond;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (strides[d] == 0 || in[d] == 1) continue;
+    std::string coord = tables[d].empty() ? v[d] : fmt::format("{}[{}]", tables[d], v[d]);
+    src += (src.empty() ? "" : " + ") + (strides[d] == 1 ? coord : fmt::format("{} * {}", coord, strides[d]));
+  }
+  for (int64_t d = 0; d < rank && extrapolates; ++d)
+    if (!tables[d].empty()) cond += fmt::format("{}{}[{}] >= 0", cond.empty() ? "" : " && ", tables[d], v[d]);
+  std::string value = c.load(0, src.empty() ? "0" : src);
+  if (extrapolates) {
+    Tensor fill(c.input_dtype(0), {1});
+    fill.set_double(0, p.extrapolation);
+    value = fmt::format("({}) ? {} : {}", cond, value, element_literal(fill, 0));
+  }
+  c.store(0, v, value);
+  c.close_loops(v.size());
+  return Status::ok();
+}
+
+// One interpolation pass along `axis`: dst (double) from src (double, or the
+// input itself when src_is_input).
+void emit_resize_pass(CEmitContext& c, const Params& p, const Axis& a, const Dims& dims, int64_t axis,
+                      const std::string& src, bool src_is_input, const std::string& dst) {
+  int64_t outer = numel_of(Dims(dims.begin(), dims.begin() + axis));
+  int64_t inner = numel_of(Dims(dims.begin() + axis + 1, dims.end()));
+  std::vector<int64_t> start{0}, index;
+  std::vector<double> weight;
+  for (int64_t x = 0; x < a.out; ++x) {
+    for (auto& [k, w] : taps_for(p, a, x)) {
+      index.push_back(k);
+      weight.push_back(w);
+    }
+    start.push_back((int64_t)index.size());
+  }
+  std::string st = emit_index_table(c, "rz_start", start);
+  std::string ix, wt;
+  if (!index.empty()) {
+    ix = emit_index_table(c, "rz_tap", index);
+    wt = c.var("rz_w");
+    std::string body;
+    for (size_t i = 0; i < weight.size(); ++i) body += (i ? ", " : "") + c_literal(weight[i], DType::F64);
+    c.w.line("static const double {}[{}] = {{{}}};", wt, weight.size(), body);
+  }
+  bool some_empty = false;
+  for (int64_t x = 0; x < a.out; ++x) some_empty |= start[x] == start[x + 1];
+  std::vector<std::string> ox = c.open_loops({outer, a.out});
+  std::string row = c.var("row");
+  c.w.line("double* {} = {} + ({} * {} + {}) * {};", row, dst, ox[0], a.out, ox[1], inner);
+  // The kernel's v = 0; v += w * x for each tap; no taps: the extrapolation value.
+  std::string init = c_literal(0.0, DType::F64);
+  if (some_empty)
+    init = fmt::format("{0}[{1}] == {0}[{1} + 1] ? {2} : {3}", st, ox[1],
+                       c_literal(p.extrapolation, DType::F64), init);
+  std::vector<std::string> i = c.open_loops({inner});
+  c.w.line("{}[{}] = {};", row, i[0], init);
+  c.close_loops(1);
+  if (!index.empty()) {
+    std::string t = c.var("t");
+    c.w.open("for (int32_t {0} = {1}[{2}]; {0} < {1}[{2} + 1]; ++{0}) {{", t, st, ox[1]);
+    std::string from = fmt::format("({} * {} + {}[{}]) * {}", ox[0], a.in, ix, t, inner);
+    i = c.open_loops({inner});
+    std::string elem = fmt::format("{}[{} + {}]", src, from, i[0]);
+    c.w.line("{}[{}] += {}[{}] * {};", row, i[0], wt, t, src_is_input ? "(double)" + elem : elem);
+    c.close_loops(2);
+  }
+  c.close_loops(2);
+}
+
+Status emit_resize(CEmitContext& c) {
+  WEEC_ASSIGN_OR_RETURN(Params p, params_of(c));
+  DType t = c.input_dtype(0);
+  if (t == DType::Bool) return c.error("dtype bool is not supported");
+  const Tensor *roi = c.input_constant(1), *scales = c.input_constant(2), *sizes = c.input_constant(3);
+  if ((c.has_input(1) && !roi && p.coord == Coord::TfCropAndResize) || (c.has_input(2) && !scales) ||
+      (c.has_input(3) && !sizes))
+    return c.error("roi, scales and sizes must be constants for the C backend");
+  const Dims in = c.in_dims(0), out = c.out_dims(0);
+  WEEC_ASSIGN_OR_RETURN(auto axes, plan_axes(c, p, in, roi, scales, sizes));
+  for (size_t d = 0; d < in.size(); ++d) {
+    if (axes[d].out != out[d]) return c.error("resized dims do not match the output type");
+    if (axes[d].in == 0 && axes[d].out > 0) return c.error("cannot resize the empty axis {}", d);
+  }
+  if (c.out_count(0) == 0) return Status::ok();
+  if (p.mode == Mode::Nearest) return emit_resize_nearest(c, p, axes);
+  Dims dims = in;
+  std::string cur;  // "" = still the input
+  for (int64_t d = (int64_t)in.size() - 1; d >= 0; --d) {
+    if (is_identity(p, axes[d])) continue;
+    Dims next = dims;
+    next[d] = axes[d].out;
+    std::string buf = c.scratch(DType::F64, std::max<int64_t>(numel_of(next), 1), "rz_buf");
+    emit_resize_pass(c, p, axes[d], dims, d, cur.empty() ? c.in(0) : cur, cur.empty(), buf);
+    cur = buf;
+    dims = next;
+  }
+  std::vector<std::string> i = c.open_loops({c.out_count(0)});
+  std::string v =
+      cur.empty() ? fmt::format("(double){}[{}]", c.in(0), i[0]) : fmt::format("{}[{}]", cur, i[0]);
+  c.store(0, {}, resize_convert(c, t, v), i[0]);
+  c.close_loops(1);
+  return Status::ok();
+}
+
 Status infer_resize(InferContext& ctx) {
   WEEC_ASSIGN_OR_RETURN(Params p, params_of(ctx));
   const TensorType& x = ctx.input_type(0);
@@ -354,6 +522,7 @@ const OpSchema& schema_Resize() {
     m.fusion = FusionKind::Injective;
     m.infer = infer_resize;
     m.kernel = kernel_resize;
+    m.emit_c = emit_resize;
     m.import = import_resize;
     m.doc = "nearest/linear/cubic resampling to scales or sizes";
     return m;

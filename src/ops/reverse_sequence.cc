@@ -1,6 +1,7 @@
 // ReverseSequence: for each batch entry b, reverses the first
 // sequence_lens[b] steps along time_axis. batch_axis and time_axis are 0 and 1
 // in either order.
+#include "ops/c_emit.h"
 #include "ops/shape_util.h"
 
 namespace weec {
@@ -49,6 +50,35 @@ Status kernel_reverse_sequence(KernelContext& ctx) {
   return Status::ok();
 }
 
+// C: a gather over every element; the source step is reversed below
+// sequence_lens[b] (read at run time, clamped to [0, steps] so a bad length
+// cannot index outside the input; the kernel rejects it).
+Status emit_c_reverse_sequence(CEmitContext& c) {
+  WEEC_TRY(check_axes(c));
+  Dims in = c.in_dims(0);
+  if (in.size() < 2) return c.error("input must have rank >= 2");
+  if (numel_of(in) == 0) return Status::ok();
+  const int64_t batch_axis = c.attrs.i("batch_axis");
+  const int64_t inner = numel_of(in) / (in[0] * in[1]), steps = in[1 - batch_axis];
+  std::vector<std::string> idx = c.open_loops({in[0], in[1]});
+  const std::string& b = idx[batch_axis];
+  const std::string& t = idx[1 - batch_axis];
+  std::string len = c.var("len"), src = c.var("src"), e = c.var("e");
+  c.w.line("int64_t {} = (int64_t){}[{}];", len, c.in(1), b);
+  c.w.line("if ({0} < 0) {0} = 0;", len);
+  c.w.line("if ({0} > {1}) {0} = {1};", len, steps);
+  c.w.line("const int64_t {0} = {1} < {2} ? {2} - 1 - {1} : {1};", src, t, len);
+  std::string from = batch_axis == 0 ? fmt::format("{} * {} + {}", b, in[1], src)
+                                     : fmt::format("{} * {} + {}", src, in[1], b);
+  std::string to = CEmitContext::flat_index({in[0], in[1]}, idx);
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", e, inner);
+  c.store(0, {}, c.load(0, fmt::format("({}) * {} + {}", from, inner, e)),
+          fmt::format("({}) * {} + {}", to, inner, e));
+  c.w.close();
+  c.close_loops(2);
+  return Status::ok();
+}
+
 }  // namespace
 
 const OpSchema& schema_ReverseSequence() {
@@ -60,6 +90,7 @@ const OpSchema& schema_ReverseSequence() {
     m.fusion = FusionKind::Injective;
     m.infer = infer_reverse_sequence;
     m.kernel = kernel_reverse_sequence;
+    m.emit_c = emit_c_reverse_sequence;
     m.doc = "reverses each batch entry's first sequence_lens[b] time steps";
     return m;
   }();

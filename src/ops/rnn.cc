@@ -13,6 +13,7 @@
 #include <cctype>
 #include <cmath>
 
+#include "ops/c_emit.h"
 #include "ops/op_util.h"
 
 namespace weec {
@@ -336,6 +337,177 @@ Status rnn_kernel(KernelContext& ctx, Cell cell) {
   return Status::ok();
 }
 
+// ---- C emission: the kernel's loops in C, all arithmetic in double ----
+
+// Static helpers shared by every recurrent node: the activation functions
+// (switch on Act::Kind, inlined for literal kinds) and clip.
+std::string act_helper(CEmitContext& c) {
+  const std::string tanh = c.math("tanh", DType::F64), exp = c.math("exp", DType::F64),
+                    log1p = c.math("log1p", DType::F64), fabs = c.math("fabs", DType::F64);
+  std::string body =
+      "static double weec_rnn_act(int kind, double a, double b, double x) {\n  double v;\n  switch (kind) "
+      "{\n";
+  auto add = [&](Act::Kind k, const std::string& e) { body += fmt::format("    case {}: {}\n", (int)k, e); };
+  add(Act::Relu, "return x > 0 ? x : 0;");
+  add(Act::Tanh, fmt::format("return {}(x);", tanh));
+  add(Act::Sigmoid, fmt::format("return 1 / (1 + {}(-x));", exp));
+  add(Act::Affine, "return a * x + b;");
+  add(Act::LeakyRelu, "return x >= 0 ? x : a * x;");
+  add(Act::ThresholdedRelu, "return x > a ? x : 0;");
+  add(Act::ScaledTanh, fmt::format("return a * {}(b * x);", tanh));
+  add(Act::HardSigmoid, "v = a * x + b;\n      return v < 0 ? 0 : 1 < v ? 1 : v;");
+  add(Act::Elu, fmt::format("return x >= 0 ? x : a * ({}(x) - 1);", exp));
+  add(Act::Softsign, fmt::format("return x / (1 + {}(x));", fabs));
+  add(Act::Softplus, fmt::format("return x > 30 ? x : {}({}(x));", log1p, exp));
+  body += "    default: (void)v; return x;\n  }\n}\n";
+  return c.helper("weec_rnn_act", body);
+}
+
+Status rnn_emit_c(CEmitContext& c, Cell cell) {
+  WEEC_ASSIGN_OR_RETURN(Config cfg, config_of(c, cell));
+  const Dims xd = c.in_dims(0);
+  if (xd.size() != 3) return c.error("X must be 3-D, got {}", dims_str(xd));
+  const int64_t seq = xd[cfg.layout == 0 ? 0 : 1], batch = xd[cfg.layout == 0 ? 1 : 0], in = xd[2];
+  const int64_t G = num_gates(cell), D = cfg.dirs, na = num_acts(cell);
+  const Dims wd = c.in_dims(1);
+  if (wd.size() != 3) return c.error("W must be 3-D, got {}", dims_str(wd));
+  const int64_t H = cfg.hidden > 0 ? cfg.hidden : wd[1] / G, GH = G * H;
+  const Dims state_dims = cfg.layout == 0 ? Dims{D, batch, H} : Dims{batch, D, H};
+  auto check = [&](size_t i, const Dims& want) -> Status {
+    if (c.has_input(i) && c.in_dims(i) != want)
+      return c.error("{} has shape {}, expected {}", c.input_desc(i), dims_str(c.in_dims(i)), dims_str(want));
+    return Status::ok();
+  };
+  WEEC_TRY(check(1, {D, GH, in}));
+  WEEC_TRY(check(2, {D, GH, H}));
+  WEEC_TRY(check(3, {D, 2 * GH}));
+  WEEC_TRY(check(4, {batch}));
+  WEEC_TRY(check(5, state_dims));
+  WEEC_TRY(check(6, state_dims));
+  WEEC_TRY(check(7, {D, 3 * H}));
+  if (batch == 0 || H == 0) return Status::ok();
+  const std::string T = c_type(c.output_dtype(0)), act = act_helper(c);
+  auto has_out = [&](size_t k) { return c.node.outputs.size() > k && c.node.outputs[k]; };
+  auto in_or_zero = [&](size_t i, const std::string& at) {
+    return c.has_input(i) ? fmt::format("(double){}[{}]", c.in(i), at) : std::string("0.0");
+  };
+  std::string gx = c.scratch(DType::F64, GH, "gx"), gh = c.scratch(DType::F64, GH, "gh"),
+              h = c.scratch(DType::F64, H, "h"), hn = c.scratch(DType::F64, H, "hn");
+  const std::string cs = cell == Cell::Lstm ? c.scratch(DType::F64, H, "cs") : "",
+                    rh = cell == Cell::Gru && !cfg.linear_before_reset ? c.scratch(DType::F64, H, "rh") : "";
+  std::string bi = c.var("b"), len = c.var("len"), st = c.var("s"), t = c.var("t"), j = c.var("j"),
+              k = c.var("k"), acc = c.var("acc");
+  auto loop = [](const std::string& v, const std::string& n) {
+    return fmt::format("for (int32_t {0} = 0; {0} < {1}; ++{0})", v, n);
+  };
+  auto num = [](int64_t v) { return fmt::format("{}", v); };
+  auto clip = [&](const std::string& e) {
+    if (!cfg.has_clip) return e;
+    std::string cl = c_literal(cfg.clip, DType::F64);
+    return fmt::format("(({0}) < -{1} ? -{1} : {1} < ({0}) ? {1} : ({0}))", e, cl);
+  };
+  auto state_at = [&](int64_t d) {
+    return cfg.layout == 0 ? fmt::format("({} * {} + {}) * {}", d, batch, bi, H)
+                           : fmt::format("({} * {} + {}) * {}", bi, D, d, H);
+  };
+  // dst[r] += sum_k M[(row0 + r) * cols + k] * v[k] for r < rows, as matvec_add.
+  auto matvec = [&](const std::string& m, int64_t row0, int64_t cols, const std::string& v, int64_t rows,
+                    const std::string& dst) {
+    c.w.open("{} {{", loop(j, num(rows)));
+    c.w.line("double {} = 0;", acc);
+    c.w.line("{} {} += (double){}[({} + {}) * {} + {}] * {};", loop(k, num(cols)), acc, m, row0, j, cols, k,
+             fmt::format(fmt::runtime(v), k));
+    c.w.line("{}[{}] += {};", dst, j, acc);
+    c.w.close();
+  };
+  if (has_out(0)) c.w.line("{} {}[{}] = 0;", loop(j, num(c.out_count(0))), c.out(0), j);
+  for (int64_t d = 0; d < D; ++d) {
+    const bool reverse = cfg.reverse_only || d == 1;
+    const Act* a = &cfg.acts[d * na];
+    auto f = [&](int slot, const std::string& x) {
+      return fmt::format("{}({}, {}, {}, {})", act, (int)a[slot].kind, c_literal(a[slot].alpha, DType::F64),
+                         c_literal(a[slot].beta, DType::F64), x);
+    };
+    c.w.open("{} {{", loop(bi, num(batch)));
+    if (c.has_input(4))  // the kernel rejects lengths outside [0, seq]; clamp them here
+      c.w.line("const int32_t {0} = {4}{1}[{2}] > {3} ? {3} : (int32_t){1}[{2}];", len, c.in(4), bi, seq,
+               is_signed(c.input_dtype(4)) ? fmt::format("{}[{}] < 0 ? 0 : ", c.in(4), bi) : "");
+    else
+      c.w.line("const int32_t {} = {};", len, seq);
+    c.w.line("{} {}[{}] = {};", loop(j, num(H)), h, j, in_or_zero(5, state_at(d) + " + " + j));
+    if (cell == Cell::Lstm)
+      c.w.line("{} {}[{}] = {};", loop(j, num(H)), cs, j, in_or_zero(6, state_at(d) + " + " + j));
+    c.w.open("{} {{", loop(st, len));
+    c.w.line("const int32_t {} = {};", t, reverse ? fmt::format("{} - 1 - {}", len, st) : st);
+    c.w.open("{} {{", loop(j, num(GH)));
+    c.w.line("{}[{}] = {};", gx, j, in_or_zero(3, fmt::format("{} + {}", d * 2 * GH, j)));
+    c.w.line("{}[{}] = {};", gh, j, in_or_zero(3, fmt::format("{} + {}", d * 2 * GH + GH, j)));
+    c.w.close();
+    const std::string x_row = cfg.layout == 0 ? fmt::format("({} * {} + {}) * {}", t, batch, bi, in)
+                                              : fmt::format("({} * {} + {}) * {}", bi, seq, t, in);
+    matvec(c.in(1), d * GH, in, fmt::format("(double){}[{} + {{}}]", c.in(0), x_row), GH, gx);
+    matvec(c.in(2), d * GH, H, h + "[{}]", GH, gh);
+    auto g = [&](const std::string& buf, int64_t gate) {
+      return fmt::format("{}[{} + {}]", buf, gate * H, j);
+    };
+    if (cell == Cell::Rnn) {
+      c.w.line("{} {}[{}] = {};", loop(j, num(H)), hn, j, f(0, clip(g(gx, 0) + " + " + g(gh, 0))));
+    } else if (cell == Cell::Gru) {
+      c.w.open("{} {{", loop(j, num(H)));
+      c.w.line("{} = {};", g(gx, 0), f(0, clip(g(gx, 0) + " + " + g(gh, 0))));
+      c.w.line("{} = {};", g(gx, 1), f(0, clip(g(gx, 1) + " + " + g(gh, 1))));
+      c.w.close();
+      if (!cfg.linear_before_reset) {
+        c.w.open("{} {{", loop(j, num(H)));
+        c.w.line("{}[{}] = {} * {}[{}];", rh, j, g(gx, 1), h, j);
+        c.w.line("{} = {};", g(gh, 2), in_or_zero(3, fmt::format("{} + {}", d * 2 * GH + GH + 2 * H, j)));
+        c.w.close();
+        matvec(c.in(2), d * GH + 2 * H, H, rh + "[{}]", H, "(" + gh + " + " + num(2 * H) + ")");
+        c.w.line("{} {}[{}] = {};", loop(j, num(H)), hn, j, f(1, clip(g(gx, 2) + " + " + g(gh, 2))));
+      } else {
+        c.w.line("{} {}[{}] = {};", loop(j, num(H)), hn, j,
+                 f(1, clip(g(gx, 2) + " + " + g(gx, 1) + " * " + g(gh, 2))));
+      }
+      c.w.line("{} {}[{}] = (1 - {}) * {}[{}] + {} * {}[{}];", loop(j, num(H)), hn, j, g(gx, 0), hn, j,
+               g(gx, 0), h, j);
+    } else {
+      std::string ig = c.var("ig"), fg = c.var("fg"), cc = c.var("cc"), og = c.var("og");
+      auto peep = [&](int64_t which) {
+        return fmt::format("{} * {}[{}]", in_or_zero(7, fmt::format("{} + {}", d * 3 * H + which * H, j)), cs,
+                           j);
+      };
+      c.w.open("{} {{", loop(j, num(H)));
+      c.w.line("const double {} = {};", ig,
+               f(0, clip(fmt::format("{} + {} + {}", g(gx, 0), g(gh, 0), peep(0)))));
+      c.w.line("const double {} = {};", fg,
+               cfg.input_forget ? fmt::format("1 - {}", ig)
+                                : f(0, clip(fmt::format("{} + {} + {}", g(gx, 2), g(gh, 2), peep(2)))));
+      c.w.line("const double {} = {};", cc, f(1, clip(g(gx, 3) + " + " + g(gh, 3))));
+      c.w.line("double {};", og);
+      c.w.line("{0}[{1}] = {2} * {0}[{1}] + {3} * {4};", cs, j, fg, ig, cc);
+      c.w.line("{} = {};", og, f(0, clip(fmt::format("{} + {} + {}", g(gx, 1), g(gh, 1), peep(1)))));
+      c.w.line("{}[{}] = {} * {};", hn, j, og, f(2, cs + "[" + j + "]"));
+      c.w.close();
+    }
+    c.w.open("{} {{", loop(j, num(H)));
+    c.w.line("{0}[{1}] = {2}[{1}];", h, j, hn);
+    if (has_out(0)) {
+      std::string y_at = cfg.layout == 0
+                             ? fmt::format("(({} * {} + {}) * {} + {}) * {}", t, D, d, batch, bi, H)
+                             : fmt::format("(({} * {} + {}) * {} + {}) * {}", bi, seq, t, D, d, H);
+      c.w.line("{}[{} + {}] = ({}){}[{}];", c.out(0), y_at, j, T, h, j);
+    }
+    c.w.close();
+    c.w.close();
+    if (has_out(1))
+      c.w.line("{} {}[{} + {}] = ({}){}[{}];", loop(j, num(H)), c.out(1), state_at(d), j, T, h, j);
+    if (has_out(2))
+      c.w.line("{} {}[{} + {}] = ({}){}[{}];", loop(j, num(H)), c.out(2), state_at(d), j, T, cs, j);
+    c.w.close();
+  }
+  return Status::ok();
+}
+
 // Gate MACs: per step, direction and batch row, G*H*(input + hidden).
 int64_t rnn_macs(const Node& n, Cell cell) {
   const Shape& x = n.inputs[0]->type.shape;
@@ -345,8 +517,21 @@ int64_t rnn_macs(const Node& n, Cell cell) {
   return xd[0] * xd[1] * rd[0] * num_gates(cell) * rd[2] * (xd[2] + rd[2]);
 }
 
+// Omitted outputs before the last requested one become unused temporaries:
+// the C backend (c_function.cc) gives every output slot a buffer and would
+// fail on an empty one.
+Status rnn_import(ImportContext& ctx, OpKind op) {
+  std::vector<Value*> outs = ctx.outputs;
+  while (!outs.empty() && !outs.back()) outs.pop_back();
+  static const char* names[] = {"Y", "Y_h", "Y_c"};
+  for (size_t k = 0; k < outs.size(); ++k)
+    if (!outs[k]) outs[k] = ctx.temp(names[k < 3 ? k : 0]);
+  ctx.emit(op, ctx.inputs, outs, ctx.attrs);
+  return Status::ok();
+}
+
 OpSchema rnn_schema(OpKind kind, std::string_view onnx, Cell cell, InferFn infer, KernelFn kernel,
-                    MacsFn macs, std::string_view doc) {
+                    MacsFn macs, EmitCFn emit, ImportFn import, std::string_view doc) {
   OpSchema m{kind, onnx};
   m.since_opset = 7;
   m.min_inputs = 3;
@@ -366,6 +551,8 @@ OpSchema rnn_schema(OpKind kind, std::string_view onnx, Cell cell, InferFn infer
   m.infer = infer;
   m.kernel = kernel;
   m.macs = macs;
+  m.emit_c = emit;
+  m.import = import;
   m.doc = doc;
   return m;
 }
@@ -377,7 +564,9 @@ OpSchema rnn_schema(OpKind kind, std::string_view onnx, Cell cell, InferFn infer
     static const OpSchema s = rnn_schema(                                                      \
         OpKind::Name, #Name, CellKind, [](InferContext& c) { return rnn_infer(c, CellKind); }, \
         [](KernelContext& c) { return rnn_kernel(c, CellKind); },                              \
-        [](const Node& n) { return rnn_macs(n, CellKind); }, doc);                             \
+        [](const Node& n) { return rnn_macs(n, CellKind); },                                   \
+        [](CEmitContext& c) { return rnn_emit_c(c, CellKind); },                               \
+        [](ImportContext& c) { return rnn_import(c, OpKind::Name); }, doc);                    \
     return s;                                                                                  \
   }
 WEEC_RNN_OP(RNN, Cell::Rnn, "simple recurrent layer, Ht = f(W x + R Ht-1 + b)")

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ops/c_emit.h"
 #include "ops/op_util.h"
 
 namespace weec {
@@ -201,6 +202,145 @@ int64_t roi_align_macs(const Node& n) {
   return s.is_static() ? numel_of(s.static_dims()) * 4 : 0;  // at least 4 taps per output
 }
 
+// ---- C emission: roi_align() above transcribed to C, one RoI per call
+// (@T@ is the compute type). Sample points are recomputed per channel, with
+// the same arithmetic. An RoI needing more than kMaxSamplesPerBin samples
+// (an error in the kernel) produces zeros. ----
+
+constexpr const char* kRoiAlignC = R"(static @T@ weec_roi_max@S@(@T@ a, @T@ b) { return a < b ? b : a; }
+
+static void weec_roi_align@S@(const @T@* x, int64_t channels, int64_t height, int64_t width, const @T@ roi[4],
+                             int64_t out_h, int64_t out_w, int64_t ratio, @T@ scale, int half_pixel,
+                             int max_mode, @T@* y) {
+  const @T@ offset = half_pixel ? (@T@)0.5 : (@T@)0;
+  @T@ start_w = roi[0] * scale - offset, start_h = roi[1] * scale - offset;
+  @T@ end_w = roi[2] * scale - offset, end_h = roi[3] * scale - offset;
+  @T@ roi_w = end_w - start_w, roi_h = end_h - start_h, bin_h, bin_w, count, gh, gw;
+  int64_t grid_h = ratio, grid_w = ratio, c, ph, pw, iy, ix, j;
+  if (!half_pixel) {
+    roi_w = weec_roi_max@S@(roi_w, (@T@)1);
+    roi_h = weec_roi_max@S@(roi_h, (@T@)1);
+  }
+  bin_h = roi_h / (@T@)out_h;
+  bin_w = roi_w / (@T@)out_w;
+  if (ratio <= 0) {
+    gh = @ceil@(roi_h / (@T@)out_h);
+    gw = @ceil@(roi_w / (@T@)out_w);
+    grid_h = !(gh < (@T@)@MAX@) ? -1 : (gh > 0 ? (int64_t)gh : 0);
+    grid_w = !(gw < (@T@)@MAX@) ? -1 : (gw > 0 ? (int64_t)gw : 0);
+  }
+  if (grid_h < 0 || grid_w < 0 || grid_h > @MAX@ || grid_w > @MAX@ || grid_h * grid_w > @MAX@) {
+    for (j = 0; j < channels * out_h * out_w; ++j) y[j] = 0;
+    return;
+  }
+  count = (@T@)(grid_h * grid_w > 1 ? grid_h * grid_w : 1);
+  for (c = 0; c < channels; ++c) {
+    const @T@* plane = x + c * height * width;
+    for (ph = 0; ph < out_h; ++ph) {
+      for (pw = 0; pw < out_w; ++pw) {
+        @T@ acc = 0;
+        int first = 1;
+        for (iy = 0; iy < grid_h; ++iy) {
+          @T@ yy0 = start_h + (@T@)ph * bin_h + ((@T@)iy + (@T@)0.5) * bin_h / (@T@)grid_h;
+          for (ix = 0; ix < grid_w; ++ix) {
+            @T@ yy = yy0, xx = start_w + (@T@)pw * bin_w + ((@T@)ix + (@T@)0.5) * bin_w / (@T@)grid_w;
+            int64_t pos[4] = {0, 0, 0, 0};
+            @T@ w[4] = {0, 0, 0, 0}, v[4];
+            if (yy >= (@T@)-1 && yy <= (@T@)height && xx >= (@T@)-1 && xx <= (@T@)width) {
+              int64_t y_low, x_low, y_high, x_high;
+              @T@ ly, lx, hy, hx;
+              if (yy <= 0) yy = 0;
+              if (xx <= 0) xx = 0;
+              y_low = (int64_t)yy;
+              x_low = (int64_t)xx;
+              if (y_low >= height - 1) {
+                y_high = y_low = height - 1;
+                yy = (@T@)y_low;
+              } else {
+                y_high = y_low + 1;
+              }
+              if (x_low >= width - 1) {
+                x_high = x_low = width - 1;
+                xx = (@T@)x_low;
+              } else {
+                x_high = x_low + 1;
+              }
+              ly = yy - (@T@)y_low;
+              lx = xx - (@T@)x_low;
+              hy = (@T@)1 - ly;
+              hx = (@T@)1 - lx;
+              pos[0] = y_low * width + x_low;
+              pos[1] = y_low * width + x_high;
+              pos[2] = y_high * width + x_low;
+              pos[3] = y_high * width + x_high;
+              w[0] = hy * hx;
+              w[1] = hy * lx;
+              w[2] = ly * hx;
+              w[3] = ly * lx;
+            }
+            for (j = 0; j < 4; ++j) v[j] = w[j] * plane[pos[j]];
+            if (max_mode) {
+              @T@ m = weec_roi_max@S@(weec_roi_max@S@(weec_roi_max@S@(v[0], v[1]), v[2]), v[3]);
+              acc = first ? m : weec_roi_max@S@(acc, m);
+              first = 0;
+            } else {
+              acc += v[0] + v[1] + v[2] + v[3];
+            }
+          }
+        }
+        y[(c * out_h + ph) * out_w + pw] = max_mode ? acc : acc / count;
+      }
+    }
+  }
+}
+)";
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
+  return s;
+}
+
+// Batch indices outside [0, N) (an error in the kernel) are clamped.
+Status roi_align_emit_c(CEmitContext& c) {
+  DType t = c.input_dtype(0);
+  if (t != DType::F32 && t != DType::F64) return c.error("dtype {} is not supported", dtype_name(t));
+  if (!is_float(c.input_dtype(1)) || !is_integer(c.input_dtype(2)))
+    return c.error("unsupported input dtypes");
+  const std::string& mode = c.attrs.s("mode");
+  const std::string& ctm = c.attrs.s("coordinate_transformation_mode");
+  if (mode != "avg" && mode != "max") return c.error("unknown mode '{}'", mode);
+  if (ctm != "half_pixel" && ctm != "output_half_pixel")
+    return c.error("unknown coordinate_transformation_mode '{}'", ctm);
+  const int64_t out_h = c.attrs.i("output_height"), out_w = c.attrs.i("output_width");
+  if (out_h <= 0 || out_w <= 0) return c.error("output_height and output_width must be positive");
+  const Dims x = c.in_dims(0);
+  if (x.size() != 4) return c.error("X must be 4-D");
+  const int64_t n = x[0], ch = x[1], h = x[2], w = x[3], num_rois = c.in_dims(1)[0];
+  if (c.out_count(0) == 0) return Status::ok();
+  if (n == 0 || h == 0 || w == 0) return c.error("feature map is empty");
+  std::string T = c_type(t), S = t == DType::F32 ? "_f" : "_d";
+  std::string text = replace_all(replace_all(kRoiAlignC, "@T@", T), "@S@", S);
+  text = replace_all(text, "@ceil@", c.math("ceil", t));
+  text = replace_all(text, "@MAX@", fmt::format("{}", kMaxSamplesPerBin));
+  c.helper("weec_roi_align" + S, text);
+  std::vector<std::string> r = c.open_loops({num_rois});
+  std::string b = c.var("b"), roi = c.var("roi");
+  c.w.line("int64_t {} = (int64_t){}[{}];", b, c.in(2), r[0]);
+  if (is_signed(c.input_dtype(2))) c.w.line("if ({0} < 0) {0} = 0;", b);
+  c.w.line("if ({0} > {1}) {0} = {1};", b, n - 1);
+  c.w.line(
+      "const {0} {1}[4] = {{({0}){2}[{3} * 4], ({0}){2}[{3} * 4 + 1], ({0}){2}[{3} * 4 + 2], ({0}){2}[{3} * "
+      "4 + 3]}};",
+      T, roi, c.in(1), r[0]);
+  c.w.line("weec_roi_align{}({} + {} * {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {} + {} * {});", S,
+           c.in(0), b, ch * h * w, ch, h, w, roi, out_h, out_w, c.attrs.i("sampling_ratio"),
+           c_literal(c.attrs.f("spatial_scale"), t), ctm == "half_pixel" ? 1 : 0, mode == "max" ? 1 : 0,
+           c.out(0), r[0], ch * out_h * out_w);
+  c.close_loops(1);
+  return Status::ok();
+}
+
 }  // namespace
 
 const OpSchema& schema_RoiAlign() {
@@ -216,6 +356,7 @@ const OpSchema& schema_RoiAlign() {
                attr_float("spatial_scale", 1.f)};
     m.infer = infer_roi_align;
     m.kernel = roi_align_kernel;
+    m.emit_c = roi_align_emit_c;
     m.macs = roi_align_macs;
     m.import = import_roi_align;
     m.doc = "RoI pooling by bilinear sampling (avg or max) into a fixed output grid";

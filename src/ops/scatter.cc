@@ -5,6 +5,7 @@
 // Scatter (opsets 9-10) is the same as ScatterElements but is not mapped yet.
 #include <algorithm>
 
+#include "ops/movement_emit.h"
 #include "ops/shape_util.h"
 
 namespace weec {
@@ -152,8 +153,93 @@ Status kernel_scatter_nd(KernelContext& ctx) {
   return Status::ok();
 }
 
-OpSchema scatter_schema(OpKind kind, std::string_view onnx, KernelFn kernel, std::vector<AttrSpec> attrs,
-                        std::string_view doc) {
+// ---- C emission: copy data to the output, then apply the updates in index
+// order, combining in the output buffer (Opaque op: no epilogue to respect) ----
+
+// `dst = combine(dst, u)` as a C statement, like combine() above.
+Expected<std::string> combine_statement(const NodeContext& ctx, Reduction r, DType t, const std::string& dst,
+                                        const std::string& u) {
+  if (r != Reduction::None && t == DType::Bool)
+    return ctx.error("reduction '{}' is not supported for bool", ctx.attrs.s("reduction"));
+  switch (r) {
+    case Reduction::Add:
+      return fmt::format("{0} = ({2})({0} + {1});", dst, u, c_type(t));
+    case Reduction::Mul:
+      return fmt::format("{0} = ({2})({0} * {1});", dst, u, c_type(t));
+    case Reduction::Max:  // std::max(a, b): a unless a < b
+      return fmt::format("if ({0} < {1}) {0} = {1};", dst, u);
+    case Reduction::Min:  // std::min(a, b): a unless b < a
+      return fmt::format("if ({1} < {0}) {0} = {1};", dst, u);
+    case Reduction::None:
+      break;
+  }
+  return fmt::format("{} = {};", dst, u);
+}
+
+void emit_copy_data(CEmitContext& c) {
+  std::vector<std::string> i = c.open_loops({c.in_count(0)});
+  c.w.line("{}[{}] = {}[{}];", c.out(0), i[0], c.in(0), i[0]);
+  c.close_loops(1);
+}
+
+Status emit_scatter_elements(CEmitContext& c) {
+  WEEC_ASSIGN_OR_RETURN(Reduction red, reduction_of(c));
+  const Dims data = c.in_dims(0), ind = c.in_dims(1);
+  const int64_t rank = (int64_t)data.size();
+  WEEC_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(c, c.attrs.i("axis"), rank));
+  if (ind.size() != data.size() || c.in_dims(2) != ind)
+    return c.error("indices and updates must have data's rank and one shape");
+  for (int64_t d = 0; d < rank; ++d)
+    if (d != axis && ind[d] > data[d])
+      return c.error("indices shape {} exceeds data shape {}", dims_str(ind), dims_str(data));
+  if (c.out_count(0) == 0) return Status::ok();
+  emit_copy_data(c);
+  if (numel_of(ind) == 0) return Status::ok();
+  Dims strides = strides_of(data), coefs = strides;
+  coefs[axis] = 0;
+  std::vector<std::string> v = c.open_loops(ind);
+  std::string flat = CEmitContext::flat_index(ind, v), ix = c.var("ix");
+  emit_wrapped_index(c, ix, 1, flat, data[axis]);
+  std::string dst =
+      fmt::format("{}[{} + (int32_t){} * {}]", c.out(0), affine_index(0, v, coefs), ix, strides[axis]);
+  WEEC_ASSIGN_OR_RETURN(
+      std::string st, combine_statement(c, red, c.output_dtype(), dst, fmt::format("{}[{}]", c.in(2), flat)));
+  c.w.line("{}", st);
+  c.close_loops(v.size());
+  return Status::ok();
+}
+
+Status emit_scatter_nd(CEmitContext& c) {
+  WEEC_ASSIGN_OR_RETURN(Reduction red, reduction_of(c));
+  const Dims data = c.in_dims(0), ind = c.in_dims(1);
+  int64_t r = (int64_t)data.size(), q = (int64_t)ind.size();
+  if (q < 1) return c.error("indices must have rank >= 1");
+  int64_t k = ind[q - 1];
+  if (k < 1 || k > r) return c.error("index tuples of length {} do not fit data of rank {}", k, r);
+  if (c.out_count(0) == 0) return Status::ok();
+  emit_copy_data(c);
+  int64_t tuples = numel_of(ind) / k, slice = numel_of(Dims(data.begin() + k, data.end()));
+  if (tuples == 0 || slice == 0) return Status::ok();
+  Dims strides = strides_of(data);
+  std::vector<std::string> t = c.open_loops({tuples});
+  std::string dst_base;
+  for (int64_t j = 0; j < k; ++j) {
+    std::string ix = c.var("ix");
+    emit_wrapped_index(c, ix, 1, fmt::format("{} * {} + {}", t[0], k, j), data[j]);
+    dst_base += fmt::format("{}(int32_t){} * {}", j ? " + " : "", ix, strides[j]);
+  }
+  std::vector<std::string> e = c.open_loops({slice});
+  WEEC_ASSIGN_OR_RETURN(
+      std::string st,
+      combine_statement(c, red, c.output_dtype(), fmt::format("{}[{} + {}]", c.out(0), dst_base, e[0]),
+                        fmt::format("{}[{} * {} + {}]", c.in(2), t[0], slice, e[0])));
+  c.w.line("{}", st);
+  c.close_loops(2);
+  return Status::ok();
+}
+
+OpSchema scatter_schema(OpKind kind, std::string_view onnx, KernelFn kernel, EmitCFn emit,
+                        std::vector<AttrSpec> attrs, std::string_view doc) {
   OpSchema m{kind, onnx};
   m.since_opset = 11;
   m.min_inputs = m.max_inputs = 3;
@@ -161,6 +247,7 @@ OpSchema scatter_schema(OpKind kind, std::string_view onnx, KernelFn kernel, std
   m.attrs.push_back(attr_string("reduction", "none"));
   m.infer = infer_scatter;
   m.kernel = kernel;
+  m.emit_c = emit;
   m.doc = doc;
   return m;
 }
@@ -169,14 +256,14 @@ OpSchema scatter_schema(OpKind kind, std::string_view onnx, KernelFn kernel, std
 
 const OpSchema& schema_ScatterElements() {
   static const OpSchema s = scatter_schema(
-      OpKind::ScatterElements, "ScatterElements", kernel_scatter_elements, {attr_int("axis", 0)},
-      "data with updates written along axis at indices (optional reduction)");
+      OpKind::ScatterElements, "ScatterElements", kernel_scatter_elements, emit_scatter_elements,
+      {attr_int("axis", 0)}, "data with updates written along axis at indices (optional reduction)");
   return s;
 }
 
 const OpSchema& schema_ScatterND() {
   static const OpSchema s =
-      scatter_schema(OpKind::ScatterND, "ScatterND", kernel_scatter_nd, {},
+      scatter_schema(OpKind::ScatterND, "ScatterND", kernel_scatter_nd, emit_scatter_nd, {},
                      "data with update slices written at index tuples (optional reduction)");
   return s;
 }

@@ -6,6 +6,7 @@
 #include <functional>
 #include <numeric>
 
+#include "ops/movement_emit.h"
 #include "ops/shape_util.h"
 
 namespace weec {
@@ -119,6 +120,54 @@ Status kernel_compress(KernelContext& ctx) {
   return Status::ok();
 }
 
+// ---- C emission ----
+
+// Indices and values may be run-time inputs; depth is the static output dim.
+Status emit_onehot(CEmitContext& c) {
+  const Dims ind = c.in_dims(0), out = c.out_dims(0);
+  WEEC_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(c, c.attrs.i("axis"), (int64_t)ind.size() + 1));
+  if (c.in_count(2) != 2) return c.error("values must hold [off, on], has {} elements", c.in_count(2));
+  if (c.out_count(0) == 0) return Status::ok();
+  int64_t depth = out[axis];
+  int64_t outer = numel_of(Dims(ind.begin(), ind.begin() + axis));
+  int64_t inner = numel_of(Dims(ind.begin() + axis, ind.end()));
+  DType it = c.input_dtype(0);
+  std::vector<std::string> v = c.open_loops({outer, inner});
+  // As the kernel's get_int: floats truncate toward zero.
+  std::string k = c.var("k");
+  c.w.line("int64_t {} = (int64_t){}[{} * {} + {}];", k, c.in(0), v[0], inner, v[1]);
+  if (is_signed(it)) c.w.line("if ({0} < 0) {0} += {1};", k, depth);
+  std::vector<std::string> d = c.open_loops({depth}, "d");
+  std::string value = fmt::format("{0} == {1} ? {2}[1] : {2}[0]", k, d[0], c.in(2));
+  c.store(0, {}, value, fmt::format("({} * {} + {}) * {} + {}", v[0], depth, d[0], inner, v[1]));
+  c.close_loops(3);
+  return Status::ok();
+}
+
+// Supported when the condition is a constant (else the output size is not
+// static): a gather of the selected slices.
+Status emit_compress(CEmitContext& c) {
+  const Tensor* cond = c.input_constant(1);
+  if (!cond) return c.error("the condition must be a constant for the C backend");
+  const Dims in = c.in_dims(0);
+  if (c.out_count(0) == 0) return Status::ok();
+  int64_t outer = 1, n = numel_of(in), inner = 1;
+  if (c.attrs.has("axis")) {
+    WEEC_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(c, c.attrs.i("axis"), (int64_t)in.size()));
+    outer = numel_of(Dims(in.begin(), in.begin() + axis));
+    n = in[axis];
+    inner = numel_of(Dims(in.begin() + axis + 1, in.end()));
+  }
+  std::vector<int64_t> sel = selected(*cond, n);
+  std::string table = emit_index_table(c, "sel", sel);
+  int64_t count = (int64_t)sel.size();
+  std::vector<std::string> v = c.open_loops({outer, count, inner});
+  std::string src = fmt::format("({} * {} + {}[{}]) * {} + {}", v[0], n, table, v[1], inner, v[2]);
+  c.store(0, {}, c.load(0, src), fmt::format("({} * {} + {}) * {} + {}", v[0], count, v[1], inner, v[2]));
+  c.close_loops(3);
+  return Status::ok();
+}
+
 // ---- NonZero ----
 
 Status infer_nonzero(InferContext& ctx) {
@@ -159,6 +208,7 @@ const OpSchema& schema_OneHot() {
     m.fusion = FusionKind::Injective;
     m.infer = infer_onehot;
     m.kernel = kernel_onehot;
+    m.emit_c = emit_onehot;
     m.doc = "one-hot encoding along a new axis with [off, on] values";
     return m;
   }();
@@ -173,6 +223,7 @@ const OpSchema& schema_Compress() {
     m.attrs = {attr_optional("axis", Attribute::Kind::Int)};
     m.infer = infer_compress;
     m.kernel = kernel_compress;
+    m.emit_c = emit_compress;
     m.doc = "slices along axis (or flattened elements) where condition is true";
     return m;
   }();

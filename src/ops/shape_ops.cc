@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ops/movement_emit.h"
 #include "ops/shape_util.h"
 
 namespace weec {
@@ -214,6 +215,66 @@ Status kernel_eye_like(KernelContext& ctx) {
   return Status::ok();
 }
 
+// ---- C emission: shapes are static here, so Shape, Size, ConstantOfShape
+// and EyeLike write known values; Range computes from its scalar inputs. ----
+
+Status emit_shape(CEmitContext& c) {
+  Dims in = c.in_dims(0);
+  auto [start, end] = shape_range(c, (int64_t)in.size());
+  for (int64_t d = start; d < end; ++d)
+    c.store(0, {}, c_literal_i64(in[d], DType::I64), fmt::format("{}", d - start));
+  return Status::ok();
+}
+
+Status emit_size(CEmitContext& c) {
+  c.store(0, {}, c_literal_i64(c.in_count(0), DType::I64), "0");
+  return Status::ok();
+}
+
+Status emit_constant_of_shape(CEmitContext& c) {
+  const Tensor* v = c.attrs.tensor("value");
+  if (v && v->numel() != 1) return c.error("value must have exactly one element, has {}", v->numel());
+  std::string value = v ? element_literal(*v, 0) : c_literal(0, c.output_dtype());
+  if (c.out_count(0) == 0) return Status::ok();
+  std::vector<std::string> i = c.open_loops({c.out_count(0)});
+  c.store(0, {}, value, i[0]);
+  c.close_loops(1);
+  return Status::ok();
+}
+
+// The element count is the static output dim; the values follow the kernel's
+// formula (integers exactly in int64, floats in double).
+Status emit_range(CEmitContext& c) {
+  DType t = c.output_dtype();
+  WEEC_TRY(check_range_inputs(c, {c.input_dtype(0), c.input_dtype(1), c.input_dtype(2)}));
+  if (c.in_count(0) != 1 || c.in_count(2) != 1) return c.error("start and delta must be scalars");
+  int64_t n = c.out_count(0);
+  if (n == 0) return Status::ok();
+  std::vector<std::string> i = c.open_loops({n});
+  std::string value = is_float(t) ? fmt::format("({})((double){}[0] + (double){} * (double){}[0])", c_type(t),
+                                                c.in(0), i[0], c.in(2))
+                                  : fmt::format("({})((int64_t){}[0] + (int64_t){} * (int64_t){}[0])",
+                                                c_type(t), c.in(0), i[0], c.in(2));
+  c.store(0, {}, value, i[0]);
+  c.close_loops(1);
+  return Status::ok();
+}
+
+Status emit_eye_like(CEmitContext& c) {
+  Dims out = c.out_dims(0);
+  if (out.size() != 2) return c.error("input must be 2-D, got {}", dims_str(out));
+  if (c.out_count(0) == 0) return Status::ok();
+  DType t = c.output_dtype();
+  std::string one = t == DType::Bool ? "1" : c_literal(1, t), zero = t == DType::Bool ? "0" : c_literal(0, t);
+  std::vector<std::string> v = c.open_loops(out);
+  int64_t k = c.attrs.i("k");
+  std::string diag = k == 0 ? fmt::format("{} == {}", v[1], v[0])
+                            : fmt::format("{} == {} {} {}", v[1], v[0], k < 0 ? "-" : "+", k < 0 ? -k : k);
+  c.store(0, v, fmt::format("{} ? {} : {}", diag, one, zero));
+  c.close_loops(2);
+  return Status::ok();
+}
+
 }  // namespace
 
 const OpSchema& schema_Shape() {
@@ -222,6 +283,7 @@ const OpSchema& schema_Shape() {
     m.attrs = {attr_int("start", 0), attr_optional("end", Attribute::Kind::Int)};
     m.infer = infer_shape;
     m.kernel = kernel_shape;
+    m.emit_c = emit_shape;
     m.doc = "the input's dims [start, end) as i64";
     return m;
   }();
@@ -233,6 +295,7 @@ const OpSchema& schema_Size() {
     OpSchema m{OpKind::Size, "Size"};
     m.infer = infer_size;
     m.kernel = kernel_size;
+    m.emit_c = emit_size;
     m.doc = "the input's element count as an i64 scalar";
     return m;
   }();
@@ -246,6 +309,7 @@ const OpSchema& schema_ConstantOfShape() {
     m.attrs = {attr_optional("value", Attribute::Kind::Tensor)};
     m.infer = infer_constant_of_shape;
     m.kernel = kernel_constant_of_shape;
+    m.emit_c = emit_constant_of_shape;
     m.doc = "tensor of the given shape filled with `value` (default f32 0)";
     return m;
   }();
@@ -259,6 +323,7 @@ const OpSchema& schema_Range() {
     m.min_inputs = m.max_inputs = 3;
     m.infer = infer_range;
     m.kernel = kernel_range;
+    m.emit_c = emit_range;
     m.doc = "start, start + delta, ... up to limit (exclusive)";
     return m;
   }();
@@ -273,6 +338,7 @@ const OpSchema& schema_EyeLike() {
     m.fusion = FusionKind::Injective;
     m.infer = infer_eye_like;
     m.kernel = kernel_eye_like;
+    m.emit_c = emit_eye_like;
     m.doc = "2-D identity-like matrix (ones on diagonal k) shaped like the input";
     return m;
   }();

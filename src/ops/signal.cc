@@ -8,6 +8,7 @@
 #include <complex>
 #include <numbers>
 
+#include "ops/c_emit.h"
 #include "ops/op_util.h"
 #include "ops/shape_util.h"
 
@@ -291,6 +292,201 @@ Status infer_mel(InferContext& ctx) {
   return Status::ok();
 }
 
+// ---- C emission ----
+// The kernels' direct sums in double, with the same twiddle table (emitted as
+// a static array with round-trip precision) and the same (j*k) mod n indexing.
+
+// Name of the static twiddle table for length n: re at [2m], im at [2m+1].
+std::string twiddle_table(CEmitContext& c, int64_t n, bool inverse) {
+  std::string name = fmt::format("weec_twiddle_{}_{}", n, inverse ? "inv" : "fwd");
+  std::vector<cd> w = twiddles(n, inverse);
+  std::string text = fmt::format("static const double {}[{}] = {{\n", name, 2 * n);
+  for (const cd& v : w) text += fmt::format("  {:.17g}, {:.17g},\n", v.real(), v.imag());
+  text += "};\n";
+  return c.helper(name, text);
+}
+
+// Emits one transform line: out[k] for k < n_out from `count` input elements
+// (the rest are zero padding), element j's real part at `re(j)`, imaginary at
+// `im(j)` (empty for real input); `store(k, re, im)` writes a result.
+template <typename Re, typename Im, typename Store>
+void emit_dft_line(CEmitContext& c, int64_t n, int64_t n_out, int64_t count, bool inverse, Re&& re, Im&& im,
+                   Store&& store) {
+  std::string w = twiddle_table(c, n, inverse);
+  std::string k = c.var("k"), j = c.var("j"), m = c.var("m"), sr = c.var("sr"), si = c.var("si");
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", k, n_out);
+  c.w.line("double {} = 0.0, {} = 0.0;", sr, si);
+  c.w.line("int32_t {} = 0;", m);
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", j, count);
+  c.w.line("const double xr = {}, wr = {}[2 * {}], wi = {}[2 * {} + 1];", re(j), w, m, w, m);
+  std::string xi = im(j);
+  if (xi.empty()) {
+    c.w.line("{} += xr * wr;", sr);
+    c.w.line("{} += xr * wi;", si);
+  } else {
+    c.w.line("const double xi = {};", xi);
+    c.w.line("{} += xr * wr - xi * wi;", sr);
+    c.w.line("{} += xr * wi + xi * wr;", si);
+  }
+  c.w.line("{} += {};", m, k);
+  c.w.line("if ({0} >= {1}) {0} -= {1};", m, n);
+  c.w.close();
+  if (inverse) c.w.line("{0} /= {2}; {1} /= {2};", sr, si, c_literal_i64(n, DType::F64));
+  store(k, sr, si);
+  c.w.close();
+}
+
+Status dft_emit_c(CEmitContext& c) {
+  Dims in = c.in_dims(0);
+  const int64_t r = (int64_t)in.size();
+  const DType t = c.input_dtype(0);
+  if (t != DType::F32 && t != DType::F64) return c.error("dtype {} is not supported", dtype_name(t));
+  if (r < 2 || (in[r - 1] != 1 && in[r - 1] != 2)) return c.error("input must end in a dimension of 1 or 2");
+  WEEC_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(c, c.attrs.i("axis"), r));
+  if (axis == r - 1) return c.error("axis cannot be the last (real/imaginary) dimension");
+  const bool inverse = c.attrs.i("inverse") != 0, onesided = c.attrs.i("onesided") != 0;
+  const int64_t len_in = in[axis], comp = in[r - 1];
+  int64_t n = len_in;
+  if (c.has_input(1)) {
+    const Tensor* lt = c.input_constant(1);
+    if (!lt) return c.error("dft_length must be a constant for the C backend");
+    WEEC_ASSIGN_OR_RETURN(n, int_scalar(c, *lt, "dft_length"));
+    if (n <= 0) return c.error("dft_length must be positive, got {}", n);
+  }
+  const int64_t n_out = onesided ? n / 2 + 1 : n;
+  int64_t outer = 1, inner = 1;
+  for (int64_t i = 0; i < axis; ++i) outer *= in[i];
+  for (int64_t i = axis + 1; i < r - 1; ++i) inner *= in[i];
+  if (outer * inner == 0) return Status::ok();
+  const std::string T = c_type(t), x = c.in(0), y = c.out(0);
+  std::string o = c.var("o"), i = c.var("i");
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", o, outer);
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", i, inner);
+  auto at = [&](const std::string& j) {
+    return fmt::format("(({} * {} + {}) * {} + {}) * {}", o, len_in, j, inner, i, comp);
+  };
+  emit_dft_line(
+      c, n, n_out, std::min(n, len_in), inverse,
+      [&](const std::string& j) { return fmt::format("(double){}[{}]", x, at(j)); },
+      [&](const std::string& j) {
+        return comp == 2 ? fmt::format("(double){}[{} + 1]", x, at(j)) : std::string();
+      },
+      [&](const std::string& k, const std::string& re, const std::string& im) {
+        std::string e = fmt::format("(({} * {} + {}) * {} + {}) * 2", o, n_out, k, inner, i);
+        c.w.line("{}[{}] = ({}){};", y, e, T, re);
+        c.w.line("{}[{} + 1] = ({}){};", y, e, T, im);
+      });
+  c.w.close();
+  c.w.close();
+  return Status::ok();
+}
+
+Status stft_emit_c(CEmitContext& c) {
+  Dims in = c.in_dims(0);
+  const DType t = c.input_dtype(0);
+  if (t != DType::F32 && t != DType::F64) return c.error("dtype {} is not supported", dtype_name(t));
+  if (in.size() != 3 || (in[2] != 1 && in[2] != 2))
+    return c.error("signal must have shape [batch, length, 1 or 2]");
+  const Tensor* st = c.input_constant(1);
+  if (!st) return c.error("frame_step must be a constant for the C backend");
+  WEEC_ASSIGN_OR_RETURN(int64_t step, int_scalar(c, *st, "frame_step"));
+  if (step <= 0) return c.error("frame_step must be positive, got {}", step);
+  const bool has_window = c.has_input(2);
+  int64_t n = 0;
+  if (has_window) {
+    Dims wd = c.in_dims(2);
+    if (wd.size() != 1) return c.error("window must be 1-D");
+    n = wd[0];
+  }
+  if (c.has_input(3)) {
+    const Tensor* lt = c.input_constant(3);
+    if (!lt) return c.error("frame_length must be a constant for the C backend");
+    WEEC_ASSIGN_OR_RETURN(int64_t fl, int_scalar(c, *lt, "frame_length"));
+    if (has_window && fl != n) return c.error("frame_length {} does not match window length {}", fl, n);
+    n = fl;
+  } else if (!has_window) {
+    return c.error("needs a window or a frame_length");
+  }
+  const int64_t batch = in[0], length = in[1], comp = in[2];
+  if (n <= 0 || n > length) return c.error("frame length {} must be in [1, {}]", n, length);
+  const bool onesided = c.attrs.i("onesided") != 0;
+  const int64_t frames = (length - n) / step + 1, bins = onesided ? n / 2 + 1 : n;
+  if (batch == 0) return Status::ok();
+  const std::string T = c_type(t), x = c.in(0), y = c.out(0), win = has_window ? c.in(2) : "";
+  std::string b = c.var("b"), f = c.var("f");
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", b, batch);
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", f, frames);
+  auto at = [&](const std::string& j) {
+    return fmt::format("({} * {} + {} * {} + {}) * {}", b, length, f, step, j, comp);
+  };
+  auto scaled = [&](const std::string& v, const std::string& j) {
+    return has_window ? fmt::format("(double){} * (double){}[{}]", v, win, j) : fmt::format("(double){}", v);
+  };
+  emit_dft_line(
+      c, n, bins, n, false, [&](const std::string& j) { return scaled(fmt::format("{}[{}]", x, at(j)), j); },
+      [&](const std::string& j) {
+        return comp == 2 ? scaled(fmt::format("{}[{} + 1]", x, at(j)), j) : std::string();
+      },
+      [&](const std::string& k, const std::string& re, const std::string& im) {
+        std::string e = fmt::format("(({} * {} + {}) * {} + {}) * 2", b, frames, f, bins, k);
+        c.w.line("{}[{}] = ({}){};", y, e, T, re);
+        c.w.line("{}[{} + 1] = ({}){};", y, e, T, im);
+      });
+  c.w.close();
+  c.w.close();
+  return Status::ok();
+}
+
+// The kernel's formula at run time (the Hz edges are run-time inputs). The
+// kernel rejects frequency ranges that map outside the bins; here such edges
+// are clamped into range instead, since generated code cannot fail.
+Status mel_emit_c(CEmitContext& c) {
+  int64_t v[3];
+  const char* names[3] = {"num_mel_bins", "dft_length", "sample_rate"};
+  for (size_t i = 0; i < 3; ++i) {
+    const Tensor* k = c.input_constant(i);
+    if (!k) return c.error("{} must be a constant for the C backend", names[i]);
+    WEEC_ASSIGN_OR_RETURN(v[i], int_scalar(c, *k, names[i]));
+    if (v[i] <= 0) return c.error("num_mel_bins, dft_length and sample_rate must be positive");
+  }
+  const int64_t num_mel = v[0], dft_length = v[1], sample_rate = v[2], num_bins = dft_length / 2 + 1;
+  const DType ot = c.output_dtype();
+  const std::string T = c_type(ot), y = c.out(0);
+  std::string edge = c.scratch(DType::I64, num_mel + 2, "edge"), lo = c.var("low_mel"),
+              hi = c.var("high_mel"), step = c.var("mel_step"), i = c.var("i"), j = c.var("j"),
+              q = c.var("q");
+  std::string log10 = c.math("log10", DType::F64), pow = c.math("pow", DType::F64),
+              floor = c.math("floor", DType::F64);
+  c.w.line("const double {} = 2595.0 * {}(1.0 + (double){}[0] / 700.0);", lo, log10, c.in(3));
+  c.w.line("const double {} = 2595.0 * {}(1.0 + (double){}[0] / 700.0);", hi, log10, c.in(4));
+  c.w.line("const double {} = ({} - {}) / {};", step, hi, lo, c_literal_i64(num_mel + 2, DType::F64));
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", i, num_mel + 2);
+  c.w.line("const double hz = 700.0 * ({}(10.0, ((double){} * {} + {}) / 2595.0) - 1.0);", pow, i, step, lo);
+  c.w.line("const double bin = {}({} * hz / {});", floor, c_literal_i64(dft_length + 1, DType::F64),
+           c_literal_i64(sample_rate, DType::F64));
+  c.w.line("{}[{}] = bin >= 0.0 && bin <= {} ? (int64_t)bin : 0;", edge, i,
+           c_literal_i64(num_bins, DType::F64));
+  c.w.close();
+  c.w.line("for (int32_t {0} = 0; {0} < {1}; ++{0}) {2}[{0}] = 0;", q, num_bins * num_mel, y);
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", i, num_mel);
+  c.w.line("const int64_t lo = {0}[{1}], center = {0}[{1} + 1], hi = {0}[{1} + 2];", edge, i);
+  c.w.open("if (center == lo) {{");
+  c.w.line("if (center < {}) {}[center * {} + {}] = {};", num_bins, y, num_mel, i, c_literal(1, ot));
+  c.w.close();
+  c.w.open("else {{");
+  c.w.line(
+      "for (int64_t {0} = lo; {0} <= center && {0} < {1}; ++{0}) {2}[{0} * {3} + {4}] = ({5})((double)({0} - "
+      "lo) / (double)(center - lo));",
+      j, num_bins, y, num_mel, i, T);
+  c.w.close();
+  c.w.line(
+      "for (int64_t {0} = center; {0} < hi && {0} < {1}; ++{0}) {2}[{0} * {3} + {4}] = ({5})((double)(hi - "
+      "{0}) / (double)(hi - center));",
+      j, num_bins, y, num_mel, i, T);
+  c.w.close();
+  return Status::ok();
+}
+
 }  // namespace
 
 const OpSchema& schema_DFT() {
@@ -302,6 +498,7 @@ const OpSchema& schema_DFT() {
     m.attrs = {attr_int("axis", 1), attr_int("inverse", 0), attr_int("onesided", 0)};
     m.infer = infer_dft;
     m.kernel = dft_kernel;
+    m.emit_c = dft_emit_c;
     m.doc = "discrete Fourier transform along an axis; trailing dim 1 (real) or 2 (complex)";
     return m;
   }();
@@ -317,6 +514,7 @@ const OpSchema& schema_STFT() {
     m.attrs = {attr_int("onesided", 1)};
     m.infer = infer_stft;
     m.kernel = stft_kernel;
+    m.emit_c = stft_emit_c;
     m.doc = "short-time Fourier transform: [batch, frames, bins, 2]";
     return m;
   }();
@@ -331,6 +529,7 @@ const OpSchema& schema_MelWeightMatrix() {
     m.attrs = {attr_int("output_datatype", 1)};
     m.infer = infer_mel;
     m.kernel = mel_kernel;
+    m.emit_c = mel_emit_c;
     m.doc = "triangular mel filterbank matrix [dft_length / 2 + 1, num_mel_bins]";
     return m;
   }();

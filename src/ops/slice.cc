@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "ops/movement_emit.h"
 #include "ops/shape_util.h"
 
 namespace weec {
@@ -153,6 +154,36 @@ Status kernel_slice(KernelContext& ctx) {
   return Status::ok();
 }
 
+// A strided copy; starts/ends/axes/steps must be compile-time constants.
+Status emit_slice(CEmitContext& c) {
+  const Dims in = c.in_dims(0);
+  const int64_t rank = (int64_t)in.size();
+  const Tensor *st = c.input_constant(1), *en = c.input_constant(2);
+  const Tensor *ax = c.input_constant(3), *sp = c.input_constant(4);
+  if (!st || !en || (c.has_input(3) && !ax) || (c.has_input(4) && !sp))
+    return c.error("starts, ends, axes and steps must be constants for the C backend");
+  std::vector<int64_t> axes_v = ax ? ax->to_int_vector() : std::vector<int64_t>{};
+  std::vector<int64_t> steps_v = sp ? sp->to_int_vector() : std::vector<int64_t>{};
+  WEEC_ASSIGN_OR_RETURN(SliceSpec spec, make_spec(c, st->to_int_vector(), en->to_int_vector(),
+                                                  ax ? &axes_v : nullptr, sp ? &steps_v : nullptr, rank));
+  std::vector<AxisSlice> per(rank);
+  for (int64_t d = 0; d < rank; ++d) per[d] = AxisSlice{0, 1, in[d]};
+  for (size_t i = 0; i < spec.axes.size(); ++i)
+    per[spec.axes[i]] = slice_axis(in[spec.axes[i]], spec.starts[i], spec.ends[i], spec.steps[i]);
+  StridedCopy copy;
+  Dims strides = strides_of(in);
+  for (int64_t d = 0; d < rank; ++d) {
+    copy.dims.push_back(per[d].count);
+    // A single element's step is unused (and may be a huge value such as INT64_MIN).
+    copy.in_steps.push_back(per[d].count > 1 ? per[d].step * strides[d] : 0);
+    copy.in_base += per[d].start * strides[d];
+  }
+  if (copy.dims != c.out_dims(0)) return c.error("slice of {} does not match the output type", dims_str(in));
+  copy.out_steps = strides_of(copy.dims);
+  emit_strided_copy(c, 0, 0, copy);
+  return Status::ok();
+}
+
 // Opset < 10: starts, ends and axes were attributes.
 Status import_slice(ImportContext& ctx) {
   AttrMap attrs = ctx.attrs;
@@ -180,6 +211,7 @@ const OpSchema& schema_Slice() {
     m.fusion = FusionKind::Injective;
     m.infer = infer_slice;
     m.kernel = kernel_slice;
+    m.emit_c = emit_slice;
     m.import = import_slice;
     m.doc = "strided sub-tensor; starts/ends clamped, negative steps allowed";
     return m;

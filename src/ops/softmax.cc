@@ -13,6 +13,7 @@
 // maximum of each row (numpy argmax order: a NaN counts as the maximum).
 #include <limits>
 
+#include "ops/c_emit.h"
 #include "ops/op_util.h"
 
 namespace weec {
@@ -127,7 +128,73 @@ Status import_soft(ImportContext& ctx, OpKind kind) {
   return Status::ok();
 }
 
-OpSchema soft_schema(OpKind kind, std::string_view onnx, KernelFn kernel, ImportFn import,
+// C: one row (stride `inner` along the axis) at a time. exp runs in the
+// element type; the sum accumulates in double and each output rounds once.
+Status soft_emit_c(CEmitContext& c, Soft kind) {
+  Dims in = c.in_dims(0);
+  WEEC_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(c, c.attrs.i("axis"), (int64_t)in.size()));
+  const DType t = c.input_dtype(0);
+  if (t != DType::F32 && t != DType::F64) return c.error("dtype {} is not supported", dtype_name(t));
+  int64_t outer = 1, inner = 1, n = in[axis];
+  for (int64_t i = 0; i < (int64_t)in.size(); ++i) {
+    if (i < axis) outer *= in[i];
+    if (i > axis) inner *= in[i];
+  }
+  if (outer * inner * n == 0) return Status::ok();
+  const std::string T = c_type(t);
+  std::string o = c.var("o"), i = c.var("i"), xr = c.var("xr"), yr = c.var("yr");
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", o, outer);
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", i, inner);
+  c.w.line("const {} * {} = {} + {} * {} + {};", T, xr, c.in(0), o, n * inner, i);
+  c.w.line("{} * {} = {} + {} * {} + {};", T, yr, c.out(0), o, n * inner, i);
+  auto at = [&](const std::string& p, const std::string& j) {
+    return inner == 1 ? fmt::format("{}[{}]", p, j) : fmt::format("{}[{} * {}]", p, j, inner);
+  };
+  auto loop = [&](const std::string& j, int64_t from = 0) {
+    c.w.open("for (int32_t {0} = {1}; {0} < {2}; ++{0}) {{", j, from, n);
+  };
+  std::string j = c.var("j");
+  if (kind == Soft::Hardmax) {  // first maximum; a NaN counts as the maximum
+    std::string best = c.var("best");
+    c.w.line("int32_t {} = 0;", best);
+    loop(j, 1);
+    c.w.line("const {} b = {}, v = {};", T, at(xr, best), at(xr, j));
+    c.w.line("if (b == b && (v != v || v > b)) {} = {};", best, j);
+    c.w.close();
+    loop(j);
+    c.w.line("{} = {} == {} ? {} : {};", at(yr, j), j, best, c_literal(1, t), c_literal(0, t));
+    c.w.close();
+  } else {
+    std::string mx = c.var("mx"), sum = c.var("sum");
+    c.w.line("{} {} = {};", T, mx, c.infinity(t, true));
+    loop(j);
+    c.w.line("const {} v = {};", T, at(xr, j));
+    c.w.line("if ({0} == {0} && (v != v || v > {0})) {0} = v;", mx);
+    c.w.close();
+    c.w.line("double {} = 0.0;", sum);
+    loop(j);
+    c.w.line("const {} e = {}({} - {});", T, c.math("exp", t), at(xr, j), mx);
+    if (kind == Soft::Softmax) c.w.line("{} = e;", at(yr, j));
+    c.w.line("{} += (double)e;", sum);
+    c.w.close();
+    if (kind == Soft::Softmax) {
+      loop(j);
+      c.w.line("{0} = ({1})((double){0} / {2});", at(yr, j), T, sum);
+      c.w.close();
+    } else {
+      std::string ls = c.var("ls");
+      c.w.line("const double {} = {}({});", ls, c.math("log", DType::F64), sum);
+      loop(j);
+      c.w.line("{} = ({})((double){} - (double){} - {});", at(yr, j), T, at(xr, j), mx, ls);
+      c.w.close();
+    }
+  }
+  c.w.close();
+  c.w.close();
+  return Status::ok();
+}
+
+OpSchema soft_schema(OpKind kind, std::string_view onnx, KernelFn kernel, ImportFn import, EmitCFn emit_c,
                      std::string_view doc) {
   OpSchema s{kind, onnx};
   s.attrs = {attr_int("axis", -1)};
@@ -135,6 +202,7 @@ OpSchema soft_schema(OpKind kind, std::string_view onnx, KernelFn kernel, Import
   s.infer = infer_soft;
   s.kernel = kernel;
   s.import = import;
+  s.emit_c = emit_c;
   s.doc = doc;
   return s;
 }
@@ -145,7 +213,8 @@ OpSchema soft_schema(OpKind kind, std::string_view onnx, KernelFn kernel, Import
   const OpSchema& schema_##Name() {                                                       \
     static const OpSchema s = soft_schema(                                                \
         OpKind::Name, #Name, [](KernelContext& c) { return soft_kernel(c, Soft::Name); }, \
-        [](ImportContext& c) { return import_soft(c, OpKind::Name); }, doc);              \
+        [](ImportContext& c) { return import_soft(c, OpKind::Name); },                    \
+        [](CEmitContext& c) { return soft_emit_c(c, Soft::Name); }, doc);                 \
     return s;                                                                             \
   }
 WEEC_SOFT_OP(Softmax, "exp(x - max) / sum along axis (opset 13 semantics)")

@@ -1,6 +1,7 @@
 // Tile (repeats input; opset 1's tiles/axis inputs are folded into repeats by
 // the import hook when constant) and Expand (numpy broadcast of the input to a
 // shape, in both directions).
+#include "ops/movement_emit.h"
 #include "ops/shape_util.h"
 
 namespace weec {
@@ -51,6 +52,26 @@ Status kernel_tile(KernelContext& ctx) {
     next_index(idx, out_dims);
   }
   ctx.outputs[0] = std::move(out);
+  return Status::ok();
+}
+
+// Two loops per axis, (repeat, position): the input step of the repeat loop
+// is 0. The repeats come from the static output dims, so they need not be a
+// constant input.
+Status emit_tile(CEmitContext& c) {
+  const Dims in = c.in_dims(0), out = c.out_dims(0);
+  if (in.size() != out.size()) return c.error("output rank differs from the input's");
+  Dims in_strides = strides_of(in), out_strides = strides_of(out);
+  StridedCopy copy;
+  for (size_t d = 0; d < in.size(); ++d) {
+    if (in[d] == 0 ? out[d] != 0 : out[d] % in[d] != 0)
+      return c.error("output dim {} is not a multiple of input dim {}", out[d], in[d]);
+    int64_t reps = in[d] == 0 ? 0 : out[d] / in[d];
+    copy.dims.insert(copy.dims.end(), {reps, in[d]});
+    copy.in_steps.insert(copy.in_steps.end(), {0, in_strides[d]});
+    copy.out_steps.insert(copy.out_steps.end(), {in[d] * out_strides[d], out_strides[d]});
+  }
+  emit_strided_copy(c, 0, 0, copy);
   return Status::ok();
 }
 
@@ -122,6 +143,10 @@ Status kernel_expand(KernelContext& ctx) {
   return Status::ok();
 }
 
+// Output element = the input element it broadcasts from; the backend's
+// elementwise loop does the broadcast indexing (the shape input is not read).
+Expected<std::string> emit_expand_scalar(CScalarContext& c) { return c.in[0]; }
+
 }  // namespace
 
 const OpSchema& schema_Tile() {
@@ -132,6 +157,7 @@ const OpSchema& schema_Tile() {
     m.fusion = FusionKind::Injective;
     m.infer = infer_tile;
     m.kernel = kernel_tile;
+    m.emit_c = emit_tile;
     m.import = import_tile;
     m.doc = "repeats the input repeats[i] times along each axis";
     return m;
@@ -147,6 +173,7 @@ const OpSchema& schema_Expand() {
     m.fusion = FusionKind::Broadcast;
     m.infer = infer_expand;
     m.kernel = kernel_expand;
+    m.emit_scalar = emit_expand_scalar;
     m.doc = "broadcasts the input against a shape (numpy rules, both ways)";
     return m;
   }();

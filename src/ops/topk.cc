@@ -10,6 +10,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "ops/c_emit.h"
 #include "ops/op_util.h"
 
 namespace weec {
@@ -130,6 +131,67 @@ Status import_topk(ImportContext& ctx) {
   return Status::ok();
 }
 
+// C: per row, an insertion into the output rows kept sorted by the kernel's
+// order (value, then lower index first): elements arrive in index order and
+// go after equal ones, so ties keep the lower index first. O(n * K) per row.
+Status topk_emit_c(CEmitContext& c) {
+  const Tensor* kt = c.input_constant(1);
+  if (!kt) return c.error("K must be a constant for the C backend");
+  if (!is_integer(kt->dtype()) || kt->numel() != 1) return c.error("K must be one integer");
+  Dims in = c.in_dims(0);
+  WEEC_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(c, c.attrs.i("axis"), (int64_t)in.size()));
+  const int64_t K = kt->get_int(0), n = in[axis];
+  if (K < 0 || K > n) return c.error("K = {} is out of range for axis {} of size {}", K, axis, n);
+  const DType t = c.input_dtype(0);
+  if (t == DType::Bool) return c.error("bool data is not supported");
+  int64_t outer = 1, inner = 1;
+  for (int64_t i = 0; i < (int64_t)in.size(); ++i) {
+    if (i < axis) outer *= in[i];
+    if (i > axis) inner *= in[i];
+  }
+  if (outer * inner * K == 0) return Status::ok();
+  const bool largest = c.attrs.i("largest") != 0;
+  // a ranks strictly above b; NaN above every number (numpy sort order).
+  auto above = [&](const std::string& a, const std::string& b) {
+    if (!is_float(t)) return fmt::format("{} > {}", a, b);
+    return fmt::format("({1} != {1} ? {0} == {0} : ({0} == {0} && {1} > {0}))", b, a);
+  };
+  const std::string T = c_type(t);
+  std::string o = c.var("o"), i = c.var("i"), j = c.var("j"), m = c.var("m"), p = c.var("p"), q = c.var("q"),
+              v = c.var("v");
+  // Element r of the output rows (o, i) and element j of the input row.
+  auto row = [&](const std::string& base, int64_t len, const std::string& r) {
+    return inner == 1 ? fmt::format("{}[{} * {} + {}]", base, o, len, r)
+                      : fmt::format("{}[({} * {} + {}) * {} + {}]", base, o, len, r, inner, i);
+  };
+  auto vals = [&](const std::string& r) { return row(c.out(0), K, r); };
+  auto idxs = [&](const std::string& r) { return row(c.out(1), K, r); };
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", o, outer);
+  if (inner != 1) c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", i, inner);
+  c.w.line("int32_t {} = 0;", m);
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", j, n);
+  c.w.line("const {} {} = {};", T, v, row(c.in(0), n, j));
+  c.w.line("int32_t {} = {};", p, m);
+  c.w.open("while ({} > 0) {{", p);  // find v's place among the kept values
+  c.w.line("const {} u = {};", T, vals(p + " - 1"));
+  c.w.line("if (!({})) break;", largest ? above(v, "u") : above("u", v));
+  c.w.line("--{};", p);
+  c.w.close();
+  c.w.open("if ({} < {}) {{", p, K);
+  c.w.open("for (int32_t {0} = {1} < {2} ? {1} : {3}; {0} > {4}; --{0}) {{", q, m, K, K - 1, p);
+  c.w.line("{} = {};", vals(q), vals(q + " - 1"));
+  c.w.line("{} = {};", idxs(q), idxs(q + " - 1"));
+  c.w.close();
+  c.w.line("{} = {};", vals(p), v);
+  c.w.line("{} = {};", idxs(p), j);
+  c.w.line("if ({} < {}) ++{};", m, K, m);
+  c.w.close();
+  c.w.close();
+  if (inner != 1) c.w.close();
+  c.w.close();
+  return Status::ok();
+}
+
 }  // namespace
 
 const OpSchema& schema_TopK() {
@@ -141,6 +203,7 @@ const OpSchema& schema_TopK() {
     m.fusion = FusionKind::Opaque;
     m.infer = infer_topk;
     m.kernel = topk_kernel;
+    m.emit_c = topk_emit_c;
     m.import = import_topk;
     m.doc = "K largest/smallest values along axis and their int64 indices; ties by lower index";
     return m;

@@ -2,6 +2,7 @@
 // strided copy that DepthToSpace and SpaceToDepth reuse.
 #include <algorithm>
 
+#include "ops/movement_emit.h"
 #include "ops/shape_util.h"
 
 namespace weec {
@@ -92,6 +93,13 @@ Status kernel_transpose(KernelContext& ctx) {
   return Status::ok();
 }
 
+Status emit_transpose(CEmitContext& c) {
+  Dims in = c.in_dims(0);
+  WEEC_ASSIGN_OR_RETURN(auto perm, transpose_perm(c, (int64_t)in.size()));
+  emit_strided_copy(c, 0, 0, permute_copy(in, perm));
+  return Status::ok();
+}
+
 }  // namespace
 
 const OpSchema& schema_Transpose() {
@@ -101,6 +109,7 @@ const OpSchema& schema_Transpose() {
     m.fusion = FusionKind::Injective;
     m.infer = infer_transpose;
     m.kernel = kernel_transpose;
+    m.emit_c = emit_transpose;
     m.doc = "permutes dims (default: reverses them)";
     return m;
   }();

@@ -147,14 +147,108 @@ Status infer_classify(InferContext& ctx) {
 }
 
 OpSchema unary_schema(OpKind kind, std::string_view onnx, int since, InferFn infer, KernelFn kernel,
-                      std::string_view doc) {
+                      EmitScalarFn emit, std::string_view doc) {
   OpSchema s{kind, onnx};
   s.since_opset = since;
   s.fusion = FusionKind::Elementwise;
   s.infer = infer;
   s.kernel = kernel;
+  s.emit_scalar = emit;
   s.doc = doc;
   return s;
+}
+
+// libm name of the ops that are one <math.h> call, or "".
+const char* libm_name(UOp op) {
+  switch (op) {
+    case UOp::Abs:
+      return "fabs";
+    case UOp::Exp:
+      return "exp";
+    case UOp::Log:
+      return "log";
+    case UOp::Sqrt:
+      return "sqrt";
+    case UOp::Floor:
+      return "floor";
+    case UOp::Ceil:
+      return "ceil";
+    case UOp::Round:
+      return "nearbyint";  // as the kernel: the default FP environment rounds half to even
+    case UOp::Erf:
+      return "erf";
+    case UOp::Sin:
+      return "sin";
+    case UOp::Cos:
+      return "cos";
+    case UOp::Tan:
+      return "tan";
+    case UOp::Asin:
+      return "asin";
+    case UOp::Acos:
+      return "acos";
+    case UOp::Atan:
+      return "atan";
+    case UOp::Sinh:
+      return "sinh";
+    case UOp::Cosh:
+      return "cosh";
+    case UOp::Asinh:
+      return "asinh";
+    case UOp::Acosh:
+      return "acosh";
+    case UOp::Atanh:
+      return "atanh";
+    default:
+      return "";
+  }
+}
+
+// C expression of float_op / int_op for one element.
+Expected<std::string> unary_emit(CScalarContext& c, UOp op, Accepts acc) {
+  const DType t = c.input_dtype(0);
+  WEEC_TRY(check_accepts(c, acc, t));
+  const std::string& x = c.in[0];
+  if (c_is_float(t)) {
+    switch (op) {
+      case UOp::Neg:
+        return fmt::format("(-{})", x);
+      case UOp::Reciprocal:
+        return fmt::format("({} / {})", c_literal(1, t), x);
+      case UOp::Sign:
+        return fmt::format("({0} > 0 ? {1} : {0} < 0 ? {2} : {0})", x, c_literal(1, t), c_literal(-1, t));
+      default:
+        return fmt::format("{}({})", c.math(libm_name(op), t), x);
+    }
+  }
+  if (!is_integer(t)) return c.error("dtype {} is not supported by the C backend", dtype_name(t));
+  const std::string T = c_type(t);
+  switch (op) {
+    case UOp::Abs:
+      if (!is_signed(t)) return x;
+      return fmt::format("({0} < 0 ? {1} : {0})", x, c_wrap_neg(x, t));
+    case UOp::Neg:
+      return c_wrap_neg(x, t);
+    case UOp::Sign:
+      if (!is_signed(t)) return fmt::format("(({})({} != 0))", T, x);
+      return fmt::format("(({0})({1} > 0 ? 1 : {1} < 0 ? -1 : 0))", T, x);
+    default:
+      return c.error("integer operands are not supported");
+  }
+}
+
+// IsNaN (nan) or IsInf with the sign selection.
+Expected<std::string> classify_emit(CScalarContext& c, bool nan, bool neg, bool pos) {
+  const DType t = c.input_dtype(0);
+  if (!c_is_float(t)) return c.error("dtype {} is not supported by the C backend", dtype_name(t));
+  const std::string& x = c.in[0];
+  if (nan) return fmt::format("(bool){}({})", c.math("isnan", DType::F64), x);
+  std::string p = fmt::format("({} == {})", x, c.infinity(t)),
+              n = fmt::format("({} == {})", x, c.infinity(t, true));
+  if (pos && neg) return fmt::format("({} || {})", p, n);
+  if (pos) return p;
+  if (neg) return n;
+  return std::string("0");
 }
 
 }  // namespace
@@ -163,7 +257,8 @@ OpSchema unary_schema(OpKind kind, std::string_view onnx, int since, InferFn inf
   const OpSchema& schema_##Name() {                                                           \
     static const OpSchema s = unary_schema(                                                   \
         OpKind::Name, #Name, since, [](InferContext& c) { return infer_unary_same(c, acc); }, \
-        [](KernelContext& c) { return unary_kernel(c, UOp::Name, acc); }, doc);               \
+        [](KernelContext& c) { return unary_kernel(c, UOp::Name, acc); },                     \
+        [](CScalarContext& c) { return unary_emit(c, UOp::Name, acc); }, doc);                \
     return s;                                                                                 \
   }
 WEEC_UNARY_OP(Abs, 1, Accepts::Numeric, "|x|; integers wrap (Abs(INT_MIN) = INT_MIN)")
@@ -193,7 +288,8 @@ WEEC_UNARY_OP(Atanh, 9, Accepts::Float, "inverse hyperbolic tangent")
 const OpSchema& schema_IsNaN() {
   static const OpSchema s = unary_schema(
       OpKind::IsNaN, "IsNaN", 9, infer_classify,
-      [](KernelContext& c) { return classify_kernel(c, true, false, false); }, "x is NaN -> bool");
+      [](KernelContext& c) { return classify_kernel(c, true, false, false); },
+      [](CScalarContext& c) { return classify_emit(c, true, false, false); }, "x is NaN -> bool");
   return s;
 }
 
@@ -204,6 +300,10 @@ const OpSchema& schema_IsInf() {
         [](KernelContext& c) {
           return classify_kernel(c, false, c.attrs.i("detect_negative") != 0,
                                  c.attrs.i("detect_positive") != 0);
+        },
+        [](CScalarContext& c) {
+          return classify_emit(c, false, c.attrs.i("detect_negative") != 0,
+                               c.attrs.i("detect_positive") != 0);
         },
         "x is +-inf -> bool (detect_negative / detect_positive select the signs)");
     m.attrs = {attr_int("detect_negative", 1), attr_int("detect_positive", 1)};
@@ -223,6 +323,10 @@ const OpSchema& schema_Not() {
         for (int64_t i = 0; i < out.numel(); ++i) o[i] = !in[i];
         c.outputs[0] = std::move(out);
         return Status::ok();
+      },
+      [](CScalarContext& c) -> Expected<std::string> {
+        WEEC_TRY(check_accepts(c, Accepts::Bool, c.input_dtype(0)));
+        return fmt::format("(!{})", c.in[0]);
       },
       "logical not of bool");
   return s;

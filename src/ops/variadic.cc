@@ -79,14 +79,48 @@ Status variadic_infer(InferContext& ctx, Var op) {
   return infer_broadcast(ctx);
 }
 
+// C form: the same left fold over all inputs (broadcast by the backend).
+// Max/Min go through a helper so the fold does not duplicate its operands.
+Expected<std::string> variadic_emit(CScalarContext& c, Var op) {
+  const DType t = c.input_dtype(0);
+  for (size_t i = 0; i < c.num_inputs(); ++i) {
+    if (!c.has_input(i)) return c.error("input {} is missing", i);
+    WEEC_TRY(check_accepts(c, accepted(op), c.input_dtype(i), i));
+    if (c.input_dtype(i) != t)
+      return c.error("{} has dtype {}, expected {} like input 0", c.input_desc(i),
+                     dtype_name(c.input_dtype(i)), dtype_name(t));
+  }
+  if (!c_is_float(t) && !is_integer(t))
+    return c.error("dtype {} is not supported by the C backend", dtype_name(t));
+  std::string fn;
+  if ((op == Var::Max || op == Var::Min) && c.in.size() > 1) {  // unused helpers warn under clang
+    const bool max = op == Var::Max;
+    fn = fmt::format("weec_{}_{}", max ? "max" : "min", c_suffix(t));
+    std::string body = max ? "a < b ? b : a" : "b < a ? b : a";
+    // NaN wins (numpy.maximum/minimum): the first NaN operand is returned.
+    if (c_is_float(t)) {
+      std::string isnan = c.math("isnan", DType::F64);
+      body = fmt::format("{0}(a) ? a : {0}(b) ? b : {1}", isnan, body);
+    }
+    c.helper(fn, fmt::format("static inline {0} {1}({0} a, {0} b) {{ return {2}; }}\n", c_type(t), fn, body));
+  }
+  std::string acc = c.in[0];
+  for (size_t i = 1; i < c.in.size(); ++i)
+    acc = fn.empty() ? c_wrap_arith('+', acc, c.in[i], t) : fmt::format("{}({}, {})", fn, acc, c.in[i]);
+  if (op == Var::Mean && c.in.size() > 1)
+    acc = fmt::format("(({})({} / {}))", c_type(t), acc, c_literal((double)c.in.size(), t));
+  return acc;
+}
+
 OpSchema variadic_schema(OpKind kind, std::string_view onnx, InferFn infer, KernelFn kernel,
-                         std::string_view doc) {
+                         EmitScalarFn emit, std::string_view doc) {
   OpSchema s{kind, onnx};
   s.min_inputs = 1;
   s.max_inputs = -1;
   s.fusion = FusionKind::Broadcast;
   s.infer = infer;
   s.kernel = kernel;
+  s.emit_scalar = emit;
   s.doc = doc;
   return s;
 }
@@ -97,7 +131,8 @@ OpSchema variadic_schema(OpKind kind, std::string_view onnx, InferFn infer, Kern
   const OpSchema& schema_##Name() {                                                        \
     static const OpSchema s = variadic_schema(                                             \
         OpKind::Name, #Name, [](InferContext& c) { return variadic_infer(c, Var::Name); }, \
-        [](KernelContext& c) { return variadic_kernel(c, Var::Name); }, doc);              \
+        [](KernelContext& c) { return variadic_kernel(c, Var::Name); },                    \
+        [](CScalarContext& c) { return variadic_emit(c, Var::Name); }, doc);               \
     return s;                                                                              \
   }
 WEEC_VARIADIC_OP(Max, "elementwise max of N inputs, broadcasting; NaN wins")

@@ -7,8 +7,8 @@
 int main(int argc, char** argv) {
   CLI::App app{
       "weec — a compiler for small neural networks.\n"
-      "ONNX in; typed graph IR; reference interpreter (the oracle every pass and backend is checked "
-      "against).\n"
+      "ONNX in; typed graph IR; pass pipeline (-O0/-O1/-O2); C99 out (no heap, no stdio, one static arena);\n"
+      "a reference interpreter is the oracle every pass and backend is checked against.\n"
       "Models: .onnx files, or .wir text IR as printed by `weec show`."};
   app.set_version_flag("--version", "weec 0.1.0");
   app.require_subcommand(1);
@@ -28,6 +28,17 @@ int main(int argc, char** argv) {
   add("run", "Run a model in the reference interpreter on .npy/.pb inputs", weec::cli::add_run,
       "weec run examples/fashion_mnist/model.onnx --input image=examples/fashion_mnist/input_0.npy -o out "
       "--npy");
+  add("compile", "Compile a model to dependency-free C99 (NAME.h, NAME.c) with a static arena",
+      weec::cli::add_compile,
+      "weec compile examples/fashion_mnist/model.onnx --input-shape image=1x1x28x28 -O2 -o out --name "
+      "fmnist");
+  add("test", "Run input_K.pb through a backend (interp or c) and compare with output_K.pb",
+      weec::cli::add_test,
+      "weec test /usr/share/libonnx-testdata/data/node/test_relu/model.onnx "
+      "/usr/share/libonnx-testdata/data/node/test_relu/test_data_set_0 --backend c");
+  add("bench", "Time the generated C (or the interpreter) per inference; print arena, weight, code bytes",
+      weec::cli::add_bench,
+      "weec bench examples/fashion_mnist/model.onnx --input-shape image=1x1x28x28 --runs 1000");
   add("compare", "Compare two tensor files (.npy/.pb) within a tolerance; exit 1 if they differ",
       weec::cli::add_compare,
       "weec compare out/output_0.npy examples/fashion_mnist/expected_output_0.npy --atol 1e-5");

@@ -1,0 +1,41 @@
+#include "compile_model.h"
+
+#include <cctype>
+#include <chrono>
+
+namespace weec::cli {
+
+void add_model_options(CLI::App& sub, ModelArgs& a) {
+  sub.add_option("model", a.model, "Model: .onnx or .wir text IR")->required();
+  sub.add_option("--input-shape", a.input_shapes, "Bind an input's dims, e.g. image=1x1x28x28 (repeatable)");
+  add_pipeline_options(sub, a.pipeline);
+}
+
+Expected<PreparedModel> prepare_model(const ModelArgs& a, const std::vector<const Tensor*>* bind_from) {
+  auto t0 = std::chrono::steady_clock::now();
+  PreparedModel p;
+  WEEC_ASSIGN_OR_RETURN(p.model, load_model(a.model, a.input_shapes));
+  Graph& g = *p.model.graph;
+  if (bind_from) {
+    if (bind_from->size() != g.inputs.size())
+      return error("the data has {} inputs, the model takes {}", bind_from->size(), g.inputs.size());
+    for (size_t i = 0; i < g.inputs.size(); ++i)
+      if (!g.inputs[i]->type.shape.is_static()) g.inputs[i]->type.shape = Shape::of((*bind_from)[i]->dims());
+  }
+  PipelineOptions po = a.pipeline;
+  po.input_shapes = a.input_shapes;
+  WEEC_TRY(run_pipeline(g, po, p.ctx));
+  p.pipeline_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return p;
+}
+
+std::string code_summary(const CCodegenResult& r) {
+  std::string libm;
+  for (auto& f : r.libm)
+    if (!std::isupper((unsigned char)f[0]))
+      libm += (libm.empty() ? "" : ", ") + f;  // skip INFINITY, NAN macros
+  return fmt::format("arena {} B (lower bound {} B) · weights {} B · {} MACs · libm: {}", r.plan.arena_bytes,
+                     r.plan.lower_bound, r.weight_bytes, r.macs, libm.empty() ? "none" : libm);
+}
+
+}  // namespace weec::cli
