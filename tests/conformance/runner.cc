@@ -325,7 +325,7 @@ int main(int argc, char** argv) {
       bound += is_bound(t);
       unsupported += t.status == "unsupported";
     }
-    fmt::print("C backend: {} passes needed integer inputs bound as constants; {} models unsupported\n",
+    fmt::print("C backend: {} passes needed shape-carrying inputs bound as constants; {} models unsupported\n",
                bound, unsupported);
   }
   fmt::print("conformance run took {:.1f} s\n", seconds);
