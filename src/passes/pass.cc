@@ -140,7 +140,11 @@ Status PassManager::run(Graph& graph, PassContext& ctx) {
     bool dump = ctx.print_after_all ||
                 std::find(ctx.print_after.begin(), ctx.print_after.end(), name) != ctx.print_after.end();
     if (!dump) continue;
-    std::string text = fmt::format("// ---- after {} ----\n{}", name, print_graph(graph));
+    // Files keep every constant (they parse back); the stream elides large
+    // ones so the IR stays readable on a terminal.
+    PrintOptions popt;
+    if (ctx.dump_dir.empty()) popt.elide_constants_over = 16;
+    std::string text = fmt::format("// ---- after {} ----\n{}", name, print_graph(graph, popt));
     if (!ctx.dump_dir.empty()) {
       // 1-based position: 01-infer-shapes.wir, 02-fold-constants.wir, ...
       std::filesystem::path file =
