@@ -8,10 +8,13 @@ PACKAGES=(
   libonnx-dev libprotobuf-dev protobuf-compiler   # ONNX protos, checker
   libonnx-testdata                                # ONNX 1.12 backend test suite
   libcli11-dev libfmt-dev nlohmann-json3-dev      # CLI, formatting, JSON
+  zlib1g-dev                                      # gzip-compressed IDX data files
   libgtest-dev libgmock-dev libbenchmark-dev      # tests and microbenchmarks
   python3 python3-numpy python3-onnx python3-torch  # example model training/export
   dataset-fashion-mnist                           # real data for the example model
   graphviz                                        # renders `weec show --dot`
+  gcc-arm-none-eabi libnewlib-arm-none-eabi       # Cortex-M0 builds of the int8 C (flash/RAM, no float)
+  nodejs                                          # ONNX Runtime (npm onnxruntime-node) for comparisons
 )
 
 missing=()

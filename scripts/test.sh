@@ -3,6 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# ONNX Runtime from npm for the comparison tests (they skip if it can't be had).
+if [ ! -d bench/node_modules/onnxruntime-node ]; then
+  (cd bench && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --silent) ||
+    echo "test.sh: npm could not install onnxruntime-node; the ONNX Runtime comparisons will be skipped"
+fi
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
 cmake --build build
 ctest --test-dir build --output-on-failure -j 2

@@ -51,6 +51,7 @@ Expected<std::vector<Tensor>> run_graph(const Graph& graph, const std::vector<co
     if (!inputs[i]) return error("graph input '{}' was not given", graph.inputs[i]->name);
     WEEC_TRY(check_input(*graph.inputs[i], *inputs[i], bindings));
     env[graph.inputs[i]] = inputs[i];
+    if (options.observe && !outer) options.observe(*graph.inputs[i], *inputs[i]);
   }
   for (Value* c : graph.constants()) env[c] = c->constant.get();
 
@@ -93,6 +94,7 @@ Expected<std::vector<Tensor>> run_graph(const Graph& graph, const std::vector<co
       if (options.check_types) WEEC_TRY(check_output(node, k, ctx.outputs[k]));
       owned[out] = std::move(ctx.outputs[k]);
       env[out] = &owned[out];
+      if (options.observe && !outer) options.observe(*out, owned[out]);
     }
     for (const Value* in : reads[i]) {
       if (in->owner != &graph || !owned.count(in)) continue;

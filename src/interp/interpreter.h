@@ -2,6 +2,7 @@
 // reference kernels. It is the oracle every pass and backend is checked against.
 #pragma once
 
+#include <functional>
 #include <unordered_map>
 #include <vector>
 
@@ -14,6 +15,9 @@ struct InterpOptions {
   // Check each computed tensor against the node's static output type (dtype,
   // rank, known dims). Catches inference bugs early; on by default.
   bool check_types = true;
+  // Called with every value the top-level graph computes (node outputs, and
+  // graph inputs first), e.g. to calibrate quantisation ranges.
+  std::function<void(const Value&, const Tensor&)> observe;
 };
 
 // Values visible from an enclosing graph (subgraph execution).

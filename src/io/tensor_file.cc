@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "frontend/onnx/tensor_proto.h"
+#include "io/idx.h"
 
 namespace weec {
 
@@ -153,7 +154,8 @@ static bool ends_with(const std::string& s, const std::string& suffix) {
 Expected<Tensor> read_tensor_file(const std::string& path) {
   if (ends_with(path, ".npy")) return read_npy(path);
   if (ends_with(path, ".pb")) return read_tensor_pb(path);
-  return error("'{}': unknown tensor file type (expected .npy or .pb)", path);
+  if (is_idx_path(path)) return read_idx(path);
+  return error("'{}': unknown tensor file type (expected .npy or .pb, or IDX: *.idx[.gz], *-ubyte[.gz])", path);
 }
 
 Status write_tensor_file(const std::string& path, const Tensor& t, const std::string& name) {

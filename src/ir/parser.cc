@@ -388,7 +388,7 @@ class Parser {
       return expect_punct(']', "after '*' (unknown rank)");
     }
     t.shape.rank_known = true;
-    return comma_list(']', "a dimension", [&]() -> Status {
+    WEEC_TRY(comma_list(']', "a dimension", [&]() -> Status {
       if (tok_.kind == Tok::Int) {
         int64_t v;
         WEEC_TRY(parse_int(tok_, v));
@@ -405,7 +405,58 @@ class Parser {
       }
       advance();
       return Status::ok();
-    });
+    }));
+    if (is_ident("q")) return quant(t);
+    return Status::ok();
+  }
+
+  // q(s=0.5,zp=-3) or q(axis=0,s=[0.1,0.2],zp=[0,0]) after an integer type.
+  Status quant(TensorType& t) {
+    Token at = tok_;
+    advance();
+    QuantParams q;
+    WEEC_TRY(expect_punct('(', "after 'q'"));
+    auto number_list = [&](auto&& one) -> Status {
+      if (!is_punct('[')) return one();
+      advance();
+      return comma_list(']', "a number", one);
+    };
+    WEEC_TRY(comma_list(')', "s=, zp= or axis=", [&]() -> Status {
+      if (tok_.kind != Tok::Ident) return expected("s=, zp= or axis=");
+      std::string key(tok_.text);
+      advance();
+      WEEC_TRY(expect_punct('=', "after a quantisation key"));
+      if (key == "axis") {
+        if (tok_.kind != Tok::Int) return expected("an axis");
+        WEEC_TRY(parse_int(tok_, q.axis));
+        advance();
+        return Status::ok();
+      }
+      if (key == "s")
+        return number_list([&]() -> Status {
+          if (!at_number()) return expected("a scale");
+          WEEC_TRY(parse_double(tok_, q.scale.emplace_back()));
+          advance();
+          return Status::ok();
+        });
+      if (key == "zp")
+        return number_list([&]() -> Status {
+          if (tok_.kind != Tok::Int) return expected("a zero point");
+          WEEC_TRY(parse_int(tok_, q.zero_point.emplace_back()));
+          advance();
+          return Status::ok();
+        });
+      return fail_at(tok_, fmt::format("unknown quantisation key '{}'", key));
+    }));
+    if (!is_integer(t.dtype)) return fail_at(at, "quantisation parameters on a non-integer type");
+    if (q.scale.empty() || q.scale.size() != q.zero_point.size())
+      return fail_at(at, "quantisation needs as many scales as zero points (at least one)");
+    for (double s : q.scale)
+      if (!(s > 0) || !std::isfinite(s))
+        return fail_at(at, "quantisation scales must be positive and finite");
+    if (!q.per_axis() && q.scale.size() != 1) return fail_at(at, "several scales need an axis");
+    t.quant = std::move(q);
+    return Status::ok();
   }
 
   Status static_type(TensorType& t, Dims& dims) {

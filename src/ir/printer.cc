@@ -291,7 +291,9 @@ std::string quote_string(std::string_view s) {
   return out + "\"";
 }
 
-std::string type_text(const TensorType& t) { return std::string(dtype_name(t.dtype)) + shape_text(t.shape); }
+std::string type_text(const TensorType& t) {
+  return std::string(dtype_name(t.dtype)) + shape_text(t.shape) + quant_str(t.quant);
+}
 
 std::string float_text(float f) {
   if (std::isnan(f)) return std::signbit(f) ? "-nan" : "nan";

@@ -1,6 +1,7 @@
 #include "ir/types.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace weec {
 
@@ -47,7 +48,17 @@ std::string shape_str(const Shape& s) {
   return out + "]";
 }
 
-std::string type_str(const TensorType& t) { return std::string(dtype_name(t.dtype)) + shape_str(t.shape); }
+std::string quant_str(const std::optional<QuantParams>& q) {
+  if (!q) return "";
+  if (!q->per_axis() && q->scale.size() == 1 && q->zero_point.size() == 1)
+    return fmt::format("q(s={},zp={})", q->scale[0], q->zero_point[0]);
+  return fmt::format("q(axis={},s=[{}],zp=[{}])", q->axis, fmt::join(q->scale, ","),
+                     fmt::join(q->zero_point, ","));
+}
+
+std::string type_str(const TensorType& t) {
+  return std::string(dtype_name(t.dtype)) + shape_str(t.shape) + quant_str(t.quant);
+}
 
 bool type_compatible(const TensorType& declared, const TensorType& actual) {
   if (declared.dtype != actual.dtype) return false;

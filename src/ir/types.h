@@ -34,13 +34,29 @@ struct Shape {
   bool operator==(const Shape&) const = default;
 };
 
+// Affine quantisation of an integer tensor: real = scale * (q - zero_point),
+// per tensor (one entry, axis -1) or per slice along `axis` (one entry per
+// slice). Carried by the values of a quantised graph so the edges (float I/O
+// wrappers, `weec show`) know what the integers mean.
+struct QuantParams {
+  std::vector<double> scale;
+  std::vector<int64_t> zero_point;
+  int64_t axis = -1;
+  bool per_axis() const { return axis >= 0; }
+  bool operator==(const QuantParams&) const = default;
+};
+
 struct TensorType {
   DType dtype = DType::F32;
   Shape shape;
+  std::optional<QuantParams> quant;
   bool operator==(const TensorType&) const = default;
 };
 
-// "f32[N,3,?,224]", "i64[]" (scalar), "f32[*]" (unknown rank).
+// "q(s=0.5,zp=-3)" or "q(axis=0,s=[0.1,0.2],zp=[0,0])"; "" without quant.
+std::string quant_str(const std::optional<QuantParams>& q);
+
+// "f32[N,3,?,224]", "i64[]" (scalar), "f32[*]" (unknown rank), "i8[4]q(s=0.5,zp=-3)".
 std::string type_str(const TensorType& t);
 std::string shape_str(const Shape& s);
 

@@ -11,7 +11,7 @@ namespace weec::nn {
 
 namespace {
 
-constexpr int64_t kMaxUnrolledTaps = 64, kWideRow = 16, kManyChannels = 16;
+constexpr int64_t kMaxUnrolledTaps = 64;
 
 // One loop of a tap's range: i in [lo, hi) over the iterated buffer (Y for
 // a conv, X for a transposed conv) at offset i * iter_stride, reaching the
@@ -242,19 +242,11 @@ class ConvWriter {
 
 }  // namespace
 
-// Float 1-D/2-D convs take the im2col or flat-depthwise strategy (long
-// contiguous inner loops whatever the plane width or stride); integer,
-// transposed and 3-D ones the per-tap loop nest above.
+// Float 1-D/2-D convs are GEMMs (conv_gemm_emit.cc); integer, transposed
+// and 3-D ones take the per-tap loop nest above.
 Status emit_conv(CEmitContext& c, const ConvEmitSpec& s) {
   if (s.p.batch == 0 || s.p.c_out == 0 || numel_of(s.p.w.out) == 0) return Status::ok();
-  if (conv_gemm_applies(c, s)) {
-    if (conv_depthwise_flat_applies(s)) return emit_conv_depthwise_flat(c, s);
-    // With few output channels per group im2col's unfold is a large share
-    // of the work; the per-tap loops serve those well when rows are long.
-    const Window& w = s.p.w;
-    const bool few_channels = s.p.c_out / s.p.group < kManyChannels && numel_of(w.kernel) > 1;
-    if (!(few_channels && w.strides.back() == 1 && w.out.back() >= kWideRow)) return emit_conv_im2col(c, s);
-  }
+  if (conv_gemm_applies(c, s) && emit_conv_gemm(c, s)) return Status::ok();
   return ConvWriter(c, s).run();
 }
 

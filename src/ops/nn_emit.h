@@ -38,11 +38,32 @@ struct ConvEmitSpec {
 };
 Status emit_conv(CEmitContext& c, const ConvEmitSpec& s);
 
-// The float strategies emit_conv picks where they apply (conv_gemm_emit.cc).
+// Float 1-D/2-D convs as GEMMs (conv_gemm_emit.cc): whether the spec is
+// one, and the emission; false (nothing written) when even one output row
+// needs more scratch than its budget (emit_conv then uses the per-tap loops).
 bool conv_gemm_applies(const CEmitContext& c, const ConvEmitSpec& s);
-bool conv_depthwise_flat_applies(const ConvEmitSpec& s);
-Status emit_conv_im2col(CEmitContext& c, const ConvEmitSpec& s);
-Status emit_conv_depthwise_flat(CEmitContext& c, const ConvEmitSpec& s);
+bool emit_conv_gemm(CEmitContext& c, const ConvEmitSpec& s);
+
+// The float GEMM helper (simd_gemm_emit.cc), registered once per file;
+// returns its name. A call
+//   weec_sgemm(M, N, nc, nt, a, lda, b, ldb, toff, c, ldc)
+// sets, for m < M and j < N,
+//   c[m * ldc + j] = sum_{ic < nc, t < nt} a[m * lda + ic * nt + t] * b[ic * ldb + toff[t] + j]
+// (every argument an int32_t or float pointer; c must not overlap a or b).
+// Register-tiled AVX2+FMA code where the CPU has it (x86-64, GCC/Clang),
+// 4-wide vector extensions with SSE2/NEON, plain C otherwise.
+std::string sgemm_helper(CEmitBase& c);
+// Feature tests every SIMD helper relies on, registered once: where the
+// AVX2 code may run, WEEC_SIMD_AVX2 is defined and weec_cpu_avx2_fma()
+// says whether this CPU has AVX2 and FMA. -DWEEC_NO_SIMD (plain C) and
+// -DWEEC_NO_AVX2 turn them off.
+void simd_prelude(CModuleNeeds& needs);
+// The prelude plus the 4-wide float vector types of GCC's vector extensions
+// (WEEC_SIMD_VEC4), for float kernels only.
+void simd_float_vectors(CModuleNeeds& needs);
+// A static const int32_t table of these offsets (the toff of weec_sgemm);
+// returns its name. Equal tables are emitted once.
+std::string tap_offsets(CEmitBase& c, const std::vector<int64_t>& offsets);
 
 // A numpy matmul of inputs a_in, b_in (1-D promotion, broadcast batch dims).
 // Each output row accumulates in a scratch row of type `acc`:

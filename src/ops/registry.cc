@@ -80,8 +80,16 @@ Status infer_node(Node& node) {
   if (ctx.outputs.size() != node.outputs.size())
     return error("{}: inference produced {} types for {} outputs", node.describe(), ctx.outputs.size(),
                  node.outputs.size());
-  for (size_t i = 0; i < node.outputs.size(); ++i)
-    if (node.outputs[i]) node.outputs[i]->type = ctx.outputs[i];
+  for (size_t i = 0; i < node.outputs.size(); ++i) {
+    Value* out = node.outputs[i];
+    if (!out) continue;
+    // Ops infer dtype and shape; a value's quantisation is set by the
+    // quantisation passes and survives re-inference while the dtype holds.
+    std::optional<QuantParams> quant = out->type.quant;
+    out->type = ctx.outputs[i];
+    if (!out->type.quant && quant && out->type.dtype == ctx.outputs[i].dtype && is_integer(out->type.dtype))
+      out->type.quant = std::move(quant);
+  }
   return Status::ok();
 }
 

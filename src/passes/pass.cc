@@ -30,6 +30,8 @@ const std::vector<PassEntry>& registry() {
       {"fold-constants", make_fold_constants_pass},
       {"eliminate-dead-code", make_eliminate_dead_code_pass},
       {"simplify-inference", make_simplify_inference_pass},
+      {"quantize", make_quantize_pass},
+      {"lower-qdq", make_lower_qdq_pass},
       {"fuse", make_fuse_pass},
       {"plan-memory", make_plan_memory_pass},
   };
@@ -91,6 +93,13 @@ Expected<std::vector<std::string>> pipeline(std::string_view level) {
     return o2;
   }
   return error("unknown optimisation level '{}'; valid levels are O0, O1, O2", level);
+}
+
+std::vector<std::string> with_quantization(std::vector<std::string> passes) {
+  auto at = std::find(passes.begin(), passes.end(), "fuse");
+  if (at == passes.end()) at = std::find(passes.begin(), passes.end(), "plan-memory");
+  passes.insert(at, {"quantize", "lower-qdq", "eliminate-dead-code"});
+  return passes;
 }
 
 PassManager::PassManager(std::vector<std::unique_ptr<Pass>> passes) : passes_(std::move(passes)) {

@@ -14,6 +14,7 @@
 #include "core/status.h"
 #include "ir/graph.h"
 #include "passes/memory_plan.h"
+#include "passes/quantize_options.h"
 
 namespace weec {
 
@@ -40,6 +41,9 @@ struct PassContext {
   // Memory plan options and the plan made by plan-memory.
   PlanOptions plan_options;
   std::optional<MemoryPlan> memory_plan;
+  // Post-training quantisation: calibration data and options ("quantize",
+  // "lower-qdq").
+  QuantizeOptions quantize;
   // Free-form per-pass statistics ("fold-constants: folded 12 nodes"), in order.
   std::vector<std::string> remarks;
 };
@@ -57,6 +61,9 @@ std::unique_ptr<Pass> make_pass(std::string_view name);
 std::vector<std::string> pass_names();
 // Named pipelines: "O0", "O1", "O2".
 Expected<std::vector<std::string>> pipeline(std::string_view level);
+// The same pipeline with post-training quantisation (quantize, lower-qdq,
+// eliminate-dead-code) before fusion, or before memory planning.
+std::vector<std::string> with_quantization(std::vector<std::string> passes);
 
 class PassManager {
  public:

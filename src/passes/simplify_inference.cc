@@ -10,6 +10,8 @@
 //      stored in the weight dtype. MatMul has no bias, so it gets an Add.
 //  (c) A Mul by a constant scalar / per-output-channel tensor, or an Add of
 //      one, right after a Conv or Gemm folds into its weights and bias.
+//  (d) The same in front of a Gemm/MatMul/Conv (input normalisation), see
+//      fold_input_affine.cc.
 // A producer is only rewritten when the folded node is its output's sole
 // user, so no other reader sees the changed values.
 #include <algorithm>
@@ -17,6 +19,7 @@
 
 #include "ops/op_util.h"
 #include "ops/registry.h"
+#include "passes/fold_input_affine.h"
 #include "passes/passes.h"
 
 namespace weec {
@@ -305,6 +308,23 @@ class SimplifyInferencePass : public Pass {
         }
         default:
           break;
+      }
+    }
+    // (d) input-side Mul/Add, to a fixed point: x * a + b in front of a Gemm
+    // folds the Add first, then the Mul becomes the Gemm's input.
+    for (bool changed = true; changed;) {
+      changed = false;
+      std::vector<Node*> muladds;
+      for (auto& n : g.nodes())
+        if (n->op == OpKind::Mul || n->op == OpKind::Add) muladds.push_back(n.get());
+      for (Node* n : muladds) {
+        const OpKind op = n->op;
+        WEEC_ASSIGN_OR_RETURN(bool folded, fold_input_affine(g, n));
+        if (folded) {
+          (op == OpKind::Mul ? stats.mul : stats.add) += 1;
+          changed = true;
+          break;  // the snapshot may hold the removed node's neighbours: take a new one
+        }
       }
     }
     g.remove_unused_values();

@@ -111,6 +111,30 @@ TEST(IrText, EveryAttributeKindRoundTrips) {
   EXPECT_EQ(n.attr("g")->g->outputs[0], n.attr("g")->g->inputs[0]);
 }
 
+TEST(IrText, QuantisedTypesRoundTrip) {
+  const char* src =
+      R"(graph main(%x: i8[2,3]q(s=0.5,zp=-3), %w: u8[2,3]q(axis=0,s=[0.25,0.125],zp=[128,127])) -> (%x, %w) {
+  return %x, %w
+}
+)";
+  auto g = parse_graph(src);
+  ASSERT_TRUE(g.has_value()) << g.status().message();
+  const Value* x = (*g)->inputs[0];
+  ASSERT_TRUE(x->type.quant.has_value());
+  EXPECT_EQ(x->type.quant->scale, std::vector<double>{0.5});
+  EXPECT_EQ(x->type.quant->zero_point, std::vector<int64_t>{-3});
+  EXPECT_FALSE(x->type.quant->per_axis());
+  const Value* w = (*g)->inputs[1];
+  EXPECT_EQ(w->type.quant->axis, 0);
+  EXPECT_EQ(w->type.quant->zero_point, (std::vector<int64_t>{128, 127}));
+  EXPECT_EQ(print_graph(**g), src);
+  for (const char* bad : {"f32[2]q(s=0.5,zp=0)", "i8[2]q(s=-1,zp=0)", "i8[2]q(s=[0.5,0.25],zp=[0,0])",
+                          "i8[2]q(s=0.5)", "i8[2]q(s=0.5,zp=0,bias=2)"}) {
+    std::string text = std::string("graph main(%x: ") + bad + ") -> (%x) {\n  return %x\n}\n";
+    EXPECT_FALSE(parse_graph(text).has_value()) << bad;
+  }
+}
+
 TEST(IrText, UntypedListsAreTypedByTheirElements) {
   auto g = parse_ok(R"(graph g(%x: f32[1]) -> (%x) {
     Identity(%x) {a=[1, 2.5], b=floats[1, 2], c=[3]}

@@ -305,5 +305,57 @@ TEST(SimplifyInference, FashionMnistAtO1LosesBatchNormKeepsOutputs) {
   expect_close({*expected}, got, 1e-4, 1e-4);
 }
 
+// ---- (d) input-side Mul/Add (input normalisation) ----
+
+const char* kInputAffine = R"(graph main(%x: f32[2,6], %img: f32[1,2,5,5]) -> (%y, %z, %u) {
+  %a: f32[] = const [0.0039215689]
+  %b: f32[6] = const [-0.5, 0.25, 1.0, -2.0, 0.0, 3.0]
+  %w: f32[4,6] = const [1,2,3,4,5,6, -1,0,1,0,-1,0, 0.5,0.5,0.5,0.5,0.5,0.5, 2,-2,2,-2,2,-2]
+  %c: f32[4] = const [0.1, 0.2, 0.3, 0.4]
+  %k: f32[3,2,3,3] = const [1,0,-1,2,0,-2,1,0,-1, 0,1,0,1,-4,1,0,1,0, 1,1,1,1,1,1,1,1,1, -1,-1,-1,0,0,0,1,1,1, 2,0,2,0,2,0,2,0,2, 0.5,0.25,0,0,0,0,0,0,1]
+  %m: f32[] = const [2.5]
+  %s: f32[] = const [-0.75]
+  %xm: f32[2,6] = Mul(%x, %a)
+  %xa: f32[2,6] = Add(%xm, %b)
+  %y: f32[2,4] = Gemm(%xa, %w, %c) {transB=1}
+  %im: f32[1,2,5,5] = Mul(%m, %img)
+  %z: f32[1,3,5,5] = Conv(%im, %k) {pads=[1,1,1,1]}
+  %ia: f32[1,2,5,5] = Add(%img, %s)
+  %u: f32[1,3,3,3] = Conv(%ia, %k)
+  return %y, %z, %u
+}
+)";
+
+TEST(SimplifyInference, FoldsInputNormalisationIntoGemmAndConv) {
+  auto parsed = parse_graph(kInputAffine);
+  ASSERT_TRUE(parsed.has_value()) << parsed.status().message();
+  Graph& g = **parsed;
+  auto original = g.clone();
+  PassContext ctx;
+  simplify(g, ctx);
+  // Every Mul/Add folded: the scalar Mul into the padded Conv, the Add only
+  // into the unpadded one, per-feature Add and scalar Mul into the Gemm.
+  EXPECT_EQ(count_op(g, OpKind::Mul), 0) << print_graph(g);
+  EXPECT_EQ(count_op(g, OpKind::Add), 0) << print_graph(g);
+  std::vector<Tensor> in = {random_tensor({2, 6}, 5, 0, 255), random_tensor({1, 2, 5, 5}, 6)};
+  expect_close(run(*original, in), run(g, in), 1e-5, 1e-5);
+}
+
+TEST(SimplifyInference, KeepsAnInputAddInFrontOfAPaddedConv) {
+  const char* src = R"(graph main(%img: f32[1,1,4,4]) -> (%z) {
+  %k: f32[1,1,3,3] = const [1,1,1,1,1,1,1,1,1]
+  %s: f32[] = const [1.0]
+  %ia: f32[1,1,4,4] = Add(%img, %s)
+  %z: f32[1,1,4,4] = Conv(%ia, %k) {pads=[1,1,1,1]}
+  return %z
+}
+)";
+  auto parsed = parse_graph(src);
+  ASSERT_TRUE(parsed.has_value()) << parsed.status().message();
+  PassContext ctx;
+  simplify(**parsed, ctx);
+  EXPECT_EQ(count_op(**parsed, OpKind::Add), 1);  // padded zeros would not get + 1
+}
+
 }  // namespace
 }  // namespace weec

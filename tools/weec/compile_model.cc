@@ -5,10 +5,11 @@
 
 namespace weec::cli {
 
-void add_model_options(CLI::App& sub, ModelArgs& a) {
+void add_model_options(CLI::App& sub, ModelArgs& a, bool quant_options) {
   sub.add_option("model", a.model, "Model: .onnx or .wir text IR")->required();
   sub.add_option("--input-shape", a.input_shapes, "Bind an input's dims, e.g. image=1x1x28x28 (repeatable)");
   add_pipeline_options(sub, a.pipeline);
+  if (quant_options) add_quant_options(sub, a.quant);
 }
 
 Expected<PreparedModel> prepare_model(const ModelArgs& a, const std::vector<const Tensor*>* bind_from) {
@@ -24,6 +25,15 @@ Expected<PreparedModel> prepare_model(const ModelArgs& a, const std::vector<cons
   }
   PipelineOptions po = a.pipeline;
   po.input_shapes = a.input_shapes;
+  if (a.quant.enabled() || !a.quant.calib.empty() || a.quant.int_io) {
+    // Calibration samples take the input's shape: bind it first.
+    for (const std::string& spec : a.input_shapes) {
+      WEEC_ASSIGN_OR_RETURN(auto b, parse_input_shape(spec));
+      for (Value* in : g.inputs)
+        if (in->name == b.first && !in->type.shape.is_static()) in->type.shape = Shape::of(b.second);
+    }
+    WEEC_TRY(setup_quantization(a.quant, g, p.ctx, po));
+  }
   WEEC_TRY(run_pipeline(g, po, p.ctx));
   p.pipeline_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return p;

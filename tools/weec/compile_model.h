@@ -8,6 +8,7 @@
 #include "codegen/c/c_backend.h"
 #include "commands.h"
 #include "pipeline_options.h"
+#include "quant_args.h"
 
 namespace weec::cli {
 
@@ -15,10 +16,12 @@ struct ModelArgs {
   std::string model;
   std::vector<std::string> input_shapes;
   PipelineOptions pipeline;
+  QuantArgs quant;
 };
 
-// Registers the model path, --input-shape and the pipeline options.
-void add_model_options(CLI::App& sub, ModelArgs& a);
+// Registers the model path, --input-shape, the pipeline options and (unless
+// `quant_options` is false) the quantisation options.
+void add_model_options(CLI::App& sub, ModelArgs& a, bool quant_options = true);
 
 struct PreparedModel {
   ImportedModel model;  // graph after the pipeline

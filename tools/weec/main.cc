@@ -39,9 +39,21 @@ int main(int argc, char** argv) {
   add("bench", "Time the generated C (or the interpreter) per inference; print arena, weight, code bytes",
       weec::cli::add_bench,
       "weec bench examples/fashion_mnist/model.onnx --input-shape image=1x1x28x28 --runs 1000");
+  add("eval", "Top-1 accuracy (or MSE vs reference outputs), latency and sizes over a data set (.npy or IDX)",
+      weec::cli::add_eval,
+      "weec eval examples/fashion_mnist/mlp.onnx --inputs "
+      "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --labels "
+      "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz --backend c");
+  add("quantize", "Post-training int8 quantisation: calibrate on --calib data, write a QDQ ONNX model",
+      weec::cli::add_quantize,
+      "weec quantize examples/fashion_mnist/mlp.onnx --calib "
+      "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz -o mlp_int8.onnx");
   add("compare", "Compare two tensor files (.npy/.pb) within a tolerance; exit 1 if they differ",
       weec::cli::add_compare,
       "weec compare out/output_0.npy examples/fashion_mnist/expected_output_0.npy --atol 1e-5");
+  add("export", "Write a model (.onnx or .wir) as ONNX opset 17; -O/--passes optimise it first",
+      weec::cli::add_export,
+      "weec export examples/fashion_mnist/model.onnx --input-shape image=1x1x28x28 -O2 -o fm.onnx");
   add("ops", "List the operators weec supports, with ONNX opsets and fusion kinds", weec::cli::add_ops,
       "weec ops | grep -i conv");
   CLI11_PARSE(app, argc, argv);

@@ -22,6 +22,9 @@ struct PipelineOptions {
   // "name=1x3x32x32" bindings; the command registers --input-shape itself
   // (it also uses them to load the model) and fills this.
   std::vector<std::string> input_shapes;
+  // Insert quantize / lower-qdq before fusion (set with --quantize; the
+  // calibration data is in PassContext::quantize).
+  bool quantize = false;
 };
 
 // Registers -O0/-O1/-O2, --passes, --print-after, --print-after-all,

@@ -138,8 +138,10 @@ class SourceWriter {
       for (size_t j = 0; j < f.params.size(); ++j)
         if (i != j && (f.param_is_output[i] || f.param_is_output[j]) && regs[i].overlaps(regs[j]))
           alias = true;
+      // Every occurrence: a function with an AVX2 clone has two signatures.
       std::string ph = fmt::format("@R{}@", i);
-      text.replace(text.find(ph), ph.size(), alias ? "" : "restrict ");
+      for (size_t at = text.find(ph); at != std::string::npos; at = text.find(ph, at))
+        text.replace(at, ph.size(), alias ? "" : "restrict ");
       call += (i ? ", " : "") + pointer(f.params[i]);
     }
     if (f.scratch_bytes) call += fmt::format(", a + {}", plan_.scratch_offset.at(f.node));

@@ -6,9 +6,12 @@
 // a group are C locals, never buffers.
 #include "codegen/c/c_function.h"
 
+#include <fmt/ranges.h>
+
 #include <unordered_map>
 
 #include "codegen/c/c_backend.h"
+#include "ops/nn_emit.h"
 #include "ops/registry.h"
 
 namespace weec::cgen {
@@ -257,6 +260,18 @@ Status emit_fused(FunctionState& fs, CWriter& w, const Node& fused) {
   return e.status();
 }
 
+// Nodes with this much work get an AVX2 clone; smaller ones are not worth
+// doubling their code.
+constexpr int64_t kCloneMinMacs = 16384, kCloneMinElements = 16384;
+
+bool worth_avx2_clone(const Node& node) {
+  if (node_macs(node) >= kCloneMinMacs) return true;
+  int64_t elements = 0;
+  for (const Value* v : node.outputs)
+    if (v) elements += numel_of(dims_of(v));
+  return elements >= kCloneMinElements;
+}
+
 }  // namespace
 
 Expected<EmittedFunction> emit_function(const Node& node, int index, CModuleNeeds& needs) {
@@ -286,20 +301,46 @@ Expected<EmittedFunction> emit_function(const Node& node, int index, CModuleNeed
   Status st = node.op == OpKind::Fused ? emit_fused(fs, body, node) : emit_single(fs, body, node);
   if (!st.is_ok()) return st;
 
-  CWriter w;
-  std::string sig = fmt::format("static void {}(", f.name);
-  for (size_t i = 0; i < params.size(); ++i) sig += (i ? ", " : "") + params[i];
-  if (fs.scratch_bytes) sig += ", unsigned char* restrict scratch";
-  w.line("{}) {{", sig);
-  w.set_indent(1);
+  std::string sig_params;
+  std::vector<std::string> args;
   for (size_t i = 0; i < params.size(); ++i) {
-    std::string pname = params[i].substr(params[i].rfind('@') + 1);
-    w.line("(void){};", pname);
+    sig_params += (i ? ", " : "") + params[i];
+    args.push_back(params[i].substr(params[i].rfind('@') + 1));
   }
+  if (fs.scratch_bytes) {
+    sig_params += ", unsigned char* restrict scratch";
+    args.push_back("scratch");
+  }
+  CWriter prologue;
+  prologue.set_indent(1);
+  for (const std::string& a : args)
+    if (a != "scratch") prologue.line("(void){};", a);
   for (const ScratchBuffer& b : fs.scratch)
-    w.line("{0}* restrict {1} = ({0}*)(void*)(scratch + {2});", c_type(b.dtype), b.name, b.offset);
-  w.raw(body.text());
-  w.set_indent(0);
+    prologue.line("{0}* restrict {1} = ({0}*)(void*)(scratch + {2});", c_type(b.dtype), b.name, b.offset);
+  const std::string body_text = prologue.text() + body.text();
+
+  CWriter w;
+  const bool clone = worth_avx2_clone(node);
+  if (clone) {
+    // The same body compiled for AVX2+FMA, called where the CPU has them:
+    // a baseline build then vectorises this node's loops 8 wide.
+    nn::simd_prelude(needs);
+    w.line("#if defined(WEEC_SIMD_AVX2)");
+    w.line("static __attribute__((target(\"avx2,fma\"))) void {}_avx2({}) {{", f.name, sig_params);
+    w.raw(body_text);
+    w.line("}}");
+    w.line("#endif");
+  }
+  w.line("static void {}({}) {{", f.name, sig_params);
+  if (clone) {
+    w.line("#if defined(WEEC_SIMD_AVX2)");
+    w.line("  if (weec_cpu_avx2_fma()) {{");
+    w.line("    {}_avx2({});", f.name, fmt::join(args, ", "));
+    w.line("    return;");
+    w.line("  }}");
+    w.line("#endif");
+  }
+  w.raw(body_text);
   w.line("}}");
   f.text = w.text();
   f.scratch_bytes = fs.scratch_bytes;

@@ -155,6 +155,34 @@ std::string bench_harness(const Graph& g, const std::string& name, int runs) {
   return s;
 }
 
+// Streams argv[3] samples: reads each sample's inputs from argv[1] (records
+// back to back), runs the model, appends the outputs to argv[2]. Prints
+// "progress K" about every 1% and "total_us T" (time inside NAME_run) at the end.
+std::string batch_harness(const Graph& g, const std::string& name) {
+  std::string s =
+      "#define _POSIX_C_SOURCE 199309L\n#include <stdio.h>\n#include <stdlib.h>\n#include <time.h>\n";
+  s += fmt::format("#include \"{}.h\"\n", name) + buffer_decls(g);
+  s += "static double now_us(void) {\n  struct timespec t;\n  clock_gettime(CLOCK_MONOTONIC, &t);\n"
+       "  return t.tv_sec * 1e6 + t.tv_nsec / 1e3;\n}\n";
+  s +=
+      "int main(int argc, char** argv) {\n  FILE *fin, *fout;\n  long n, i, step;\n  double t0, total = 0;\n";
+  s += "  if (argc != 4) return 2;\n  n = atol(argv[3]);\n  step = n / 100 > 0 ? n / 100 : 1;\n";
+  s += "  fin = fopen(argv[1], \"rb\");\n  fout = fopen(argv[2], \"wb\");\n  if (!fin || !fout) return 3;\n";
+  s += "  for (i = 0; i < n; ++i) {\n";
+  for (size_t k = 0; k < g.inputs.size(); ++k)
+    s += fmt::format("    if (fread(in{0}, 1, {1}, fin) != (size_t){1}) return 4;\n", k,
+                     bytes_of(g.inputs[k]));
+  s += "    t0 = now_us();\n    " + run_call(g, name) + "\n    total += now_us() - t0;\n";
+  for (size_t k = 0; k < g.outputs.size(); ++k)
+    s += fmt::format("    if (fwrite(out{0}, 1, {1}, fout) != (size_t){1}) return 5;\n", k,
+                     bytes_of(g.outputs[k]));
+  s += "    if ((i + 1) % step == 0) {\n      printf(\"progress %ld\\n\", i + 1);\n      fflush(stdout);\n   "
+       " }\n";
+  s += "  }\n  fclose(fin);\n  if (fclose(fout)) return 5;\n  printf(\"total_us %.3f\\n\", total);\n  return "
+       "0;\n}\n";
+  return s;
+}
+
 Status write_raw(const fs::path& p, const Tensor& t) {
   std::ofstream f(p, std::ios::binary);
   f.write(static_cast<const char*>(t.raw()), (std::streamsize)t.nbytes());
@@ -185,6 +213,41 @@ Expected<fs::path> build(const WorkDir& dir, const CCodegenResult& code, const s
   auto [rc, out] = run_command(cmd);
   if (rc != 0) return error("C compiler failed ({}):\n{}", cmd, out.substr(0, 4000));
   return exe;
+}
+
+// .text and .rodata bytes of an object file, from size(1)'s -A columns.
+void read_section_sizes(const fs::path& dir, const std::string& object, int64_t& code, int64_t& rodata) {
+  auto [rc, out] = run_command(fmt::format("cd {} && size -A {}", shell_quote(dir.string()), object));
+  if (rc != 0) return;
+  std::istringstream s(out);
+  std::string line;
+  while (std::getline(s, line)) {
+    std::istringstream ls(line);
+    std::string sec;
+    int64_t bytes = 0;
+    ls >> sec >> bytes;
+    if (sec.rfind(".text", 0) == 0) code += bytes;
+    if (sec.rfind(".rodata", 0) == 0) rodata += bytes;
+  }
+}
+
+// Like build(), but compiles the model to its own object first, so its sizes
+// can be read from the very object that gets linked.
+Expected<fs::path> build_via_object(const WorkDir& dir, const CCodegenResult& code,
+                                    const std::string& harness, const CBuildOptions& opt,
+                                    const std::string& exe_name, int64_t& code_bytes, int64_t& rodata_bytes) {
+  WEEC_TRY(write_c_files(code, dir.path().string()));
+  fs::path h = dir.path() / (exe_name + "_main.c");
+  WEEC_TRY(write_text(h, harness));
+  const std::string cc =
+      fmt::format("{} -std=c99 -Wall -Wextra -Werror -pedantic {}", opt.cc, fmt::join(opt.cflags, " "));
+  std::string cmd =
+      fmt::format("cd {} && {} -c {}.c -o {}.o && {} {} {}.o -o {} -lm", shell_quote(dir.path().string()), cc,
+                  code.name, code.name, cc, h.filename().string(), code.name, exe_name);
+  auto [rc, out] = run_command(cmd);
+  if (rc != 0) return error("C compiler failed ({}):\n{}", cmd, out.substr(0, 4000));
+  read_section_sizes(dir.path(), code.name + ".o", code_bytes, rodata_bytes);
+  return dir.path() / exe_name;
 }
 
 }  // namespace
@@ -245,20 +308,68 @@ Expected<CBenchResult> bench_generated_c(const Graph& g, const CCodegenResult& c
   r.median_us = times[times.size() / 2];
   // Code size: compile the model alone to an object and read size(1)'s columns.
   std::string obj_cmd =
-      fmt::format("cd {} && {} -std=c99 {} -c {}.c -o model_only.o && size -A model_only.o",
-                  shell_quote(dir.path().string()), opt.cc, fmt::join(opt.cflags, " "), code.name);
-  auto [src, sout] = run_command(obj_cmd);
-  if (src == 0) {
-    std::istringstream s(sout);
-    std::string line;
-    while (std::getline(s, line)) {
-      std::istringstream ls(line);
-      std::string sec;
-      int64_t bytes = 0;
-      ls >> sec >> bytes;
-      if (sec.rfind(".text", 0) == 0) r.code_bytes += bytes;
-      if (sec.rfind(".rodata", 0) == 0) r.rodata_bytes += bytes;
+      fmt::format("cd {} && {} -std=c99 {} -c {}.c -o model_only.o", shell_quote(dir.path().string()), opt.cc,
+                  fmt::join(opt.cflags, " "), code.name);
+  if (run_command(obj_cmd).first == 0)
+    read_section_sizes(dir.path(), "model_only.o", r.code_bytes, r.rodata_bytes);
+  return r;
+}
+
+Expected<CBatchResult> run_generated_c_batch(const Graph& g, const CCodegenResult& code,
+                                             const std::vector<std::vector<const Tensor*>>& inputs,
+                                             const CBuildOptions& opt, const CBatchProgress& progress) {
+  for (size_t s = 0; s < inputs.size(); ++s) {
+    Status st = check_inputs(g, inputs[s]);
+    if (!st) return st.with_context(fmt::format("sample {}", s));
+  }
+  WorkDir dir(opt.work_dir);
+  if (!dir.ok()) return error("cannot create a temporary directory");
+  CBatchResult r;
+  WEEC_ASSIGN_OR_RETURN(fs::path exe, build_via_object(dir, code, batch_harness(g, code.name), opt,
+                                                       "batch_model", r.code_bytes, r.rodata_bytes));
+  const fs::path in_path = dir.path() / "inputs.bin", out_path = dir.path() / "outputs.bin";
+  {
+    std::ofstream f(in_path, std::ios::binary);
+    for (const auto& sample : inputs)
+      for (const Tensor* t : sample)
+        f.write(static_cast<const char*>(t->raw()), (std::streamsize)t->nbytes());
+    if (!f) return error("cannot write '{}'", in_path.string());
+  }
+  const int64_t n = (int64_t)inputs.size();
+  std::string cmd = fmt::format("{} {} {} {} 2>&1", shell_quote(exe.string()), shell_quote(in_path.string()),
+                                shell_quote(out_path.string()), n);
+  // Read the program's output line by line, so progress arrives as it runs.
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return error("cannot start: {}", cmd);
+  std::string other;
+  bool have_total = false;
+  char line[512];
+  while (fgets(line, sizeof line, p)) {
+    long long done = 0;
+    double total = 0;
+    if (std::sscanf(line, "progress %lld", &done) == 1) {
+      if (progress) progress(done, n);
+    } else if (std::sscanf(line, "total_us %lf", &total) == 1) {
+      r.run_us = total;
+      have_total = true;
+    } else if (other.size() < 2000) {
+      other += line;
     }
+  }
+  int st = pclose(p);
+  int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  if (rc != 0 || !have_total) return error("batch program failed (exit {}): {}", rc, other);
+  std::ifstream f(out_path, std::ios::binary);
+  r.outputs.reserve(inputs.size());
+  for (int64_t s = 0; s < n; ++s) {
+    std::vector<Tensor> outs;
+    for (const Value* v : g.outputs) {
+      Tensor t(v->type.dtype, v->type.shape.static_dims());
+      f.read(static_cast<char*>(t.raw()), (std::streamsize)t.nbytes());
+      if (!f && t.nbytes() > 0) return error("the batch program wrote fewer outputs than {} samples", n);
+      outs.push_back(std::move(t));
+    }
+    r.outputs.push_back(std::move(outs));
   }
   return r;
 }

@@ -1,0 +1,37 @@
+// Options of post-training quantisation (the "quantize" pass) and the
+// calibration data it runs on.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "ir/tensor.h"
+
+namespace weec {
+
+// How an activation's clipping range is chosen from what calibration saw.
+enum class CalibMethod {
+  MinMax,      // the observed min and max
+  Percentile,  // the `percentile` / 100 - `percentile` quantiles of the values
+  Mse,         // the clip range minimising the expected squared quantisation error
+};
+std::string_view calib_method_name(CalibMethod m);
+bool parse_calib_method(std::string_view s, CalibMethod& out);
+
+struct QuantizeOptions {
+  // Calibration samples: one vector of graph inputs per sample. Empty means
+  // the quantize pass has nothing to run on and fails with a message.
+  std::vector<std::vector<Tensor>> calibration;
+  CalibMethod method = CalibMethod::MinMax;
+  double percentile = 99.99;
+  // Activations: int8 (zero point in [-128,127]) or uint8. Weights are always
+  // symmetric per-channel int8, biases int32 with scale s_in * s_w.
+  DType activation_dtype = DType::I8;
+  // Keep the graph's inputs and outputs quantised (no float at the edges).
+  bool int_io = false;
+  // Called after each calibration sample (done, total), e.g. for a progress bar.
+  std::function<void(size_t, size_t)> progress;
+};
+
+}  // namespace weec

@@ -1,0 +1,88 @@
+#include "quant_args.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "eval_model.h"
+
+namespace weec::cli {
+
+namespace {
+
+// Sample i of `data` (axis 0) as a tensor for `input`: same element count,
+// converted to its dtype.
+Expected<Tensor> sample_as_input(const Tensor& data, int64_t i, const Value& input) {
+  Tensor t(input.type.dtype, input.type.shape.static_dims());
+  const int64_t n = t.numel();
+  if (data.rank() == 0 || data.numel() / data.dim(0) != n)
+    return error("calibration samples of {} elements don't fit input '{}' of type {}",
+                 data.rank() ? data.numel() / data.dim(0) : 0, input.name, type_str(input.type));
+  for (int64_t k = 0; k < n; ++k) t.set_double(k, data.get_double(i * n + k));
+  return t;
+}
+
+}  // namespace
+
+void add_quant_options(CLI::App& sub, QuantArgs& q, bool always) {
+  if (always)
+    q.mode = "int8";
+  else
+    sub.add_option("--quantize", q.mode,
+                   "Post-training quantisation: int8 (per-channel symmetric int8 weights, int32 biases, "
+                   "8-bit activations, integer-only arithmetic); needs --calib")
+        ->check(CLI::IsMember({"int8"}));
+  sub.add_option("--calib", q.calib,
+                 "Calibration inputs: .npy with a leading sample axis, IDX (.gz too) or .pb; use training "
+                 "data, never the test set");
+  sub.add_option("--calib-method", q.method, "How activation ranges are chosen: minmax, percentile or mse")
+      ->check(CLI::IsMember({"minmax", "percentile", "mse"}))
+      ->capture_default_str();
+  sub.add_option("--calib-percentile", q.percentile, "Percentile kept by --calib-method percentile")
+      ->check(CLI::Range(50.0, 100.0))
+      ->capture_default_str();
+  sub.add_option("--calib-samples", q.samples, "Use the first N calibration samples")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub.add_option("--activations", q.activations,
+                 "Activation type: int8 or uint8 (asymmetric, with a zero point)")
+      ->check(CLI::IsMember({"int8", "uint8"}))
+      ->capture_default_str();
+  sub.add_flag("--int-io", q.int_io,
+               "Keep inputs and outputs quantised: no float at all in the generated code (otherwise float "
+               "inputs are quantised and outputs dequantised at the edges)");
+}
+
+Status setup_quantization(const QuantArgs& q, const Graph& g, PassContext& ctx, PipelineOptions& po) {
+  if (!q.enabled()) {
+    if (!q.calib.empty() || q.int_io) return error("--calib and --int-io need --quantize int8");
+    return Status::ok();
+  }
+  if (q.calib.empty()) return error("--quantize {} needs calibration data: --calib FILE", q.mode);
+  if (g.inputs.size() != 1)
+    return error("calibration data gives one input per sample, but the model has {} inputs", g.inputs.size());
+  const Value& in = *g.inputs[0];
+  if (!in.type.shape.is_static())
+    return error("input '{}' has type {}: bind its dims with --input-shape before calibrating", in.name,
+                 type_str(in.type));
+  WEEC_ASSIGN_OR_RETURN(EvalData data, load_eval_data(q.calib, "", "", q.samples));
+  QuantizeOptions& o = ctx.quantize;
+  parse_calib_method(q.method, o.method);
+  o.percentile = q.percentile;
+  o.activation_dtype = q.activations == "uint8" ? DType::U8 : DType::I8;
+  o.int_io = q.int_io;
+  o.calibration.clear();
+  for (int64_t i = 0; i < data.samples(); ++i) {
+    WEEC_ASSIGN_OR_RETURN(Tensor t, sample_as_input(data.inputs, i, in));
+    o.calibration.push_back({std::move(t)});
+  }
+  if (isatty(2))
+    o.progress = [](size_t done, size_t total) {
+      if (done == total || done % 16 == 0)
+        fmt::print(stderr, "\r\033[Kcalibrating: {}/{} sample runs{}", done, total,
+                   done == total ? "\n" : "");
+    };
+  po.quantize = true;
+  return Status::ok();
+}
+
+}  // namespace weec::cli
