@@ -23,4 +23,11 @@ if "$SRC/scripts/cortex_m0.sh" "$OUT" mlp_float 2> "$OUT/float.txt"; then
   echo "the float model passed the no-float check"; exit 1
 fi
 grep -q "__aeabi_f" "$OUT/float.txt"
+# Calibration data may also be a directory of one-sample .pb files (the ONNX
+# test-data layout): here the 8 example images as one [8,1,28,28] sample.
+mkdir -p "$OUT/calib"
+cp "$EX/input_0.pb" "$OUT/calib/input_0.pb"
+"$WEEC" compile "$EX/model.onnx" --input-shape image=8x1x28x28 --quantize int8 --calib "$OUT/calib" --int-io \
+  -o "$OUT" --name dir_calib > "$OUT/dir.txt"
+grep -q "image i8\[8,1,28,28\]q(" "$OUT/dir.txt" || { cat "$OUT/dir.txt"; exit 1; }
 echo "e2e quantize_m0: OK"

@@ -3,7 +3,11 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
+
 #include "eval_model.h"
+#include "io/tensor_file.h"
 
 namespace weec::cli {
 
@@ -64,13 +68,40 @@ Status setup_quantization(const QuantArgs& q, const Graph& g, PassContext& ctx, 
   if (!in.type.shape.is_static())
     return error("input '{}' has type {}: bind its dims with --input-shape before calibrating", in.name,
                  type_str(in.type));
-  WEEC_ASSIGN_OR_RETURN(EvalData data, load_eval_data(q.calib, "", "", q.samples));
   QuantizeOptions& o = ctx.quantize;
+  o.calibration.clear();
+  if (std::filesystem::is_directory(q.calib)) {
+    // A directory of one-sample tensor files (input_0.pb, input_1.pb, ... as
+    // the ONNX test data has them, or .npy), in natural order.
+    std::vector<std::filesystem::path> files;
+    for (auto& e : std::filesystem::directory_iterator(q.calib))
+      if (e.path().extension() == ".pb" || e.path().extension() == ".npy") files.push_back(e.path());
+    auto number = [](const std::filesystem::path& p) {
+      std::string s = p.stem().string();
+      size_t i = s.find_last_not_of("0123456789");
+      return i + 1 < s.size() ? std::stoll(s.substr(i + 1)) : -1LL;
+    };
+    std::sort(files.begin(), files.end(),
+              [&](auto& a, auto& b) { return number(a) != number(b) ? number(a) < number(b) : a < b; });
+    if (files.empty()) return error("--calib directory '{}' has no .pb or .npy files", q.calib);
+    for (auto& f : files) {
+      if ((int64_t)o.calibration.size() >= q.samples) break;
+      WEEC_ASSIGN_OR_RETURN(Tensor t, read_tensor_file(f.string()));
+      Dims d = t.dims();
+      d.insert(d.begin(), 1);
+      t.reshape(d);
+      WEEC_ASSIGN_OR_RETURN(Tensor x, sample_as_input(t, 0, in));
+      o.calibration.push_back({std::move(x)});
+    }
+  }
+  EvalData data;
+  if (o.calibration.empty()) {
+    WEEC_ASSIGN_OR_RETURN(data, load_eval_data(q.calib, "", "", q.samples));
+  }
   parse_calib_method(q.method, o.method);
   o.percentile = q.percentile;
   o.activation_dtype = q.activations == "uint8" ? DType::U8 : DType::I8;
   o.int_io = q.int_io;
-  o.calibration.clear();
   for (int64_t i = 0; i < data.samples(); ++i) {
     WEEC_ASSIGN_OR_RETURN(Tensor t, sample_as_input(data.inputs, i, in));
     o.calibration.push_back({std::move(t)});
