@@ -103,6 +103,9 @@ std::vector<std::string> out_index(const Dims& lead, const std::string& m, const
   return idx;
 }
 
+// Per row of X: acc[n] = sum_k X[m, k] * W[n, k] (the AVX2 kernel of
+// q8_avx2_emit.cc where the CPU has it and W is folded, else plain C), then
+// the rescale in place (vectorised likewise), then store() of the row.
 Status qgemm_emit_c(CEmitContext& c) {
   const DType xt = c.input_dtype(0);
   const Dims xd = c.in_dims(0), wd = c.in_dims(1);
@@ -136,23 +139,63 @@ Status qgemm_emit_c(CEmitContext& c) {
   const DType acc_t = fits ? DType::I32 : DType::I64;
   const std::string A = c_type(acc_t), X = c_type(xt);
   const qop::RequantC rt = qop::declare_requant_tables(c, rq);
-  std::string bias_init = "0";
   std::string m = c.var("m"), n = c.var("n"), k = c.var("k"), xrow = c.var("xr"), wrow = c.var("wr"),
-              acc = c.var("acc");
-  if (fold && any_bias) bias_init = qop::static_table(c, "bias", acc_t, bias) + "[" + n + "]";
-  if (!fold && c.has_input(2)) bias_init = fmt::format("({}){}[{}]", A, c.in(2), n);
+              sum = c.var("s"), cpu = c.var("simd");
+  std::string bias_tab, bias_at = "0";
+  if (fold && any_bias) bias_tab = qop::static_table(c, "bias", acc_t, bias);
+  if (!bias_tab.empty()) bias_at = bias_tab + "[" + n + "]";
+  if (!fold && c.has_input(2)) bias_at = fmt::format("{}[{}]", c.in(2), n);
+  const std::string acc = c.scratch(acc_t, (s.n + 8) / 8 * 8, "acc");  // the vector rescale's last vector
+  const bool simd = fold && fits, simd_rq = simd && qop::requant_simd_ok(rq);
+  std::string gemv, rqf, right_tab, m0_tab, bias_lanes;
+  if (simd) {
+    gemv = qop::avx2_gemv(c, xt);
+    if (simd_rq) rqf = qop::avx2_requant(c, !bias_tab.empty(), rq.per_channel());
+    if (simd_rq && rq.per_channel()) {  // the AVX2 code's own copies, padded to whole vectors
+      std::vector<int32_t> right;
+      for (int32_t sh : rq.shift) right.push_back(-sh);
+      right_tab = qop::avx2_table(c, "right", right);
+      m0_tab = qop::avx2_table(c, "m0", rq.m0);
+    }
+    if (simd_rq && !bias_tab.empty())
+      bias_lanes = qop::avx2_table(c, "bias", std::vector<int32_t>(bias.begin(), bias.end()));
+    c.w.line("#if defined(WEEC_SIMD_AVX2)");
+    c.w.line("const int {} = weec_cpu_avx2_fma();", cpu);
+    c.w.line("#endif");
+  }
+  auto simd_else = [&](const std::string& call) {
+    c.w.line("#if defined(WEEC_SIMD_AVX2)");
+    c.w.line("if ({}) {}; else", cpu, call);
+    c.w.line("#endif");
+  };
   c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", m, s.m);
   c.w.line("const {}* {} = {} + {} * {};", X, xrow, c.in(0), m, s.k);
+  if (simd) simd_else(fmt::format("{}({}, {}, {}, {}, {})", gemv, s.n, s.k, xrow, c.in(1), acc));
   c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", n, s.n);
   c.w.line("const int8_t* {} = {} + {} * {};", wrow, c.in(1), n, s.k);
-  c.w.line("{} {} = {};", A, acc, bias_init);
+  c.w.line("{} {} = 0;", A, sum);
   const std::string xv =
       fold ? fmt::format("({}){}[{}]", A, xrow, k) : fmt::format("(({}){}[{}] - {})", A, xrow, k, xz);
-  c.w.line("for (int32_t {0} = 0; {0} < {1}; ++{0}) {2} += {3} * {4}[{0}];", k, s.k, acc, xv, wrow);
-  const std::string a32 = fits ? acc : fmt::format("{}({})", qop::sat32_c(c), acc);
+  c.w.line("for (int32_t {0} = 0; {0} < {1}; ++{0}) {2} += {3} * {4}[{0}];", k, s.k, sum, xv, wrow);
+  c.w.line("{}[{}] = {};", acc, n, sum);
+  c.w.close();
+  if (simd_rq) {
+    const qop::RqBounds bd = qop::rq_bounds(rq);
+    const std::string m0 = rq.per_channel() ? m0_tab : qop::lit32(rq.m0[0]);
+    const std::string right = rq.per_channel() ? right_tab : qop::lit32(-rq.shift[0]);
+    simd_else(fmt::format("{}({}, {}, {}, {}, {}, {}, {}, {})", rqf, acc, s.n,
+                          bias_tab.empty() ? "0" : bias_lanes, m0, right, qop::lit32(bd.lo),
+                          qop::lit32(bd.hi), qop::lit32(rq.zp)));
+  }
+  const std::string total = fmt::format("({}){}[{}] + {}", A, acc, n, bias_at);
+  const std::string a32 = fits ? total : fmt::format("{}({})", qop::sat32_c(c), total);
+  c.w.line("for (int32_t {0} = 0; {0} < {1}; ++{0}) {2}[{0}] = {3};", n, s.n, acc,
+           qop::requant_c(c, rq, a32, rt.m0(rq, n), rt.shift(rq, n)));
+  c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", n, s.n);
   c.store(0, out_index(Dims(s.out.begin(), s.out.end() - 1), m, n),
-          qop::requant_c(c, rq, a32, rt.m0(rq, n), rt.shift(rq, n)), fmt::format("{} * {} + {}", m, s.n, n));
-  c.close_loops(2);
+          fmt::format("({}){}[{}]", c_type(rq.out), acc, n), fmt::format("{} * {} + {}", m, s.n, n));
+  c.w.close();
+  c.w.close();
   return Status::ok();
 }
 

@@ -84,6 +84,60 @@ RequantC declare_requant_tables(CEmitContext& c, const Requant& r);
 // `static const int32_t NAME[] = {...};` in the current function; returns NAME.
 std::string static_table(CEmitContext& c, const std::string& hint, DType t, const std::vector<int64_t>& v);
 
+// ---- AVX2 kernels (q8_avx2_emit.cc, q8_avx2_finish_emit.cc) ----
+// Each registers its C text (under `#if defined(WEEC_SIMD_AVX2)`, after
+// nn::simd_prelude) and returns its name. Callers emit the call under the
+// same #if and `if (weec_cpu_avx2_fma())`, with their plain C as the else.
+//   gemm(M, N, kp_n, ap, b, roff, c, ldc), N >= 16:
+//     c[m * ldc + j] = sum_{k < 2 kp_n} A[m][k] * b[roff[k] + j]
+//     A as pack_pairs(rows, K) (ap + m * kp_n is row m), b of dtype b
+//     (int8/uint8), roff 2 * kp_n row offsets (an odd K's last pair pointing
+//     at any row: its weight is 0). With b = int16 the pairs are taps at
+//     b[roff[kp] + j] and b[roff[kp] + j + 1] (kp_n offsets).
+//   gemv(N, K, x, w, y): y[n] = sum_k x[k] * w[n * K + k], w int8 [N][K].
+//   requant(acc, n, bias, m0, right, lo, hi, zp), in place:
+//     acc[j] = clamp(mbqm(acc[j] + bias, m0, -right), lo, hi) + zp
+//     (lo, hi from rq_bounds; bias, m0/right per lane with lane_bias/lane_m0).
+//     Whole vectors of 8: acc and the lane tables must extend to n rounded
+//     up to 8 (the extra lanes are computed and ignored).
+//   finish(acc, m, ld, rows, w, p, bias, m0, right, lo, hi, zp): for each
+//     row r < m of acc (pitch ld): if p != w, its rows of p columns become
+//     rows of w (in place; reads up to 8 past (rows - 1) * p), then the
+//     rescale above of rows * w values with bias[r] (bias may be null),
+//     m0[r], right[r]. With `add`, the rounding-add form: needs 8/16-bit
+//     output and rq_add_ok for every row.
+//   widen(x, h, w, d, pw, pad): d[r * pw + i] = x[r * w + i] (int16 d, X's
+//     8-bit x) for r < h, i < w, d's padding columns and rows (already pad)
+//     left at pad; may write pad up to d + (h - 1) * pw + w + 8.
+std::string avx2_gemm(CEmitBase& c, DType b);
+std::string avx2_gemv(CEmitBase& c, DType x);
+std::string avx2_requant(CEmitBase& c, bool lane_bias, bool lane_m0);
+std::string avx2_finish(CEmitBase& c, bool add);
+std::string avx2_widen(CEmitBase& c, DType x);
+// A file-scope `static const int32_t` table for the AVX2 code only (under the
+// same #if, so other targets carry no copy); named by its content, sized to
+// a multiple of 8.
+std::string avx2_table(CEmitBase& c, const std::string& hint, const std::vector<int32_t>& v);
+// The shared parts: the feature test and attribute macros, and the #if.
+void avx2_prelude(CEmitBase& c);
+std::string avx2_guarded(const std::string& body);
+// Rows of int8 [rows][k] as int32 words of two int16 (k even, k odd): the
+// broadcast operand of vpmaddwd; an odd k's last word pairs with 0.
+std::vector<int32_t> pack_pairs(const int8_t* w, int64_t rows, int64_t k);
+// Whether the vector rescaling is exact for r: right shifts only, and no
+// m0 of INT32_MIN (the one SRDHM input that saturates).
+bool requant_simd_ok(const Requant& r);
+// Whether the rounding-add rescale cannot overflow: |acc + bias| <=
+// acc_bound, and acc_bound + 2^(right - 1) + |zp| * 2^right <= INT32_MAX.
+bool rq_add_ok(int64_t acc_bound, int32_t shift, int32_t zp);
+// clamp(zp + v, lo, hi) == clamp(v, lo - zp, hi - zp) + zp, the bounds
+// clipped to int32 (an unreachable bound changes nothing): no int32
+// overflow anywhere.
+struct RqBounds {
+  int32_t lo = 0, hi = 0;
+};
+RqBounds rq_bounds(const Requant& r);
+
 // ---- QConv's C emitter (qconv_emit.cc) ----
 struct QConvSpec {
   nn::ConvProblem p;  // 1-D or 2-D
@@ -91,5 +145,22 @@ struct QConvSpec {
   Requant rq;
 };
 Status emit_qconv(CEmitContext& c, const QConvSpec& s);
+
+// A 1-D or 2-D conv window seen as 2-D (qconv_im2col_emit.cc).
+struct Plane {
+  int64_t H, W, KH, KW, SH, SW, DH, DW, PT, PL, PB, PR, OH, OW;
+};
+Plane plane_of(const nn::Window& w);
+// Writes col[(ic, kh, kw) * nb + r * OW + ow] = X at the tap's position
+// (x_zp outside X) for output rows [oh0, oh0 + rows) of one group: `x` a C
+// expression of the group's first input plane (of type `xt`), col the
+// scratch buffer.
+struct Im2colSpec {
+  Plane g;
+  int64_t cin_g = 1, nb = 0;
+  std::string xt, x, col;
+  int32_t x_zp = 0;
+};
+void emit_qconv_im2col(CEmitContext& c, const Im2colSpec& s, const std::string& oh0, int64_t rows);
 
 }  // namespace weec::qop

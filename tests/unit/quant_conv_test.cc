@@ -6,6 +6,8 @@
 // interpreter on graphs of many such convolutions, which together take
 // every path of qconv_emit.cc (im2col blocks and tails, 1x1 direct, flat
 // depthwise, unfolded zero point for non-constant W, int64 accumulation).
+#include <iostream>
+
 #include "quant_test_util.h"
 
 namespace weec::qtest {
@@ -18,6 +20,9 @@ struct ConvCase {
   DType xt = DType::I8;
   int64_t xzp = 0;
   bool bias = true, const_w = true, per_channel = true, big_bias = false;
+  double scale = 1;  // times the usual multiplier
+  std::optional<DType> out;
+  std::optional<int64_t> y_zp;
   int64_t OH() const { return (H + PT + PB - (KH - 1) * DH - 1) / SH + 1; }
   int64_t OW() const { return (W + PL + PR - (KW - 1) * DW - 1) / SW + 1; }
   Dims x_dims() const { return one_d ? Dims{N, C, W} : Dims{N, C, H, W}; }
@@ -92,7 +97,8 @@ void add_conv(QNet& n, const ConvCase& c, const std::string& tag) {
     for (int64_t i = 0; i < c.M; ++i) b.set_double(i, i % 2 ? 2147480000.0 : -2147480000.0);
   AttrMap a;
   const int64_t K = c.C / c.group * c.KH * c.KW;
-  Rescale r = n.rescale(a, c.per_channel ? (size_t)c.M : 1, 64.0 / (std::sqrt((double)K) * 5500.0));
+  Rescale r = n.rescale(a, c.per_channel ? (size_t)c.M : 1, c.scale * 64.0 / (std::sqrt((double)K) * 5500.0),
+                        c.out, c.y_zp);
   a["group"] = Attribute::of_int(c.group);
   a["x_zero_point"] = Attribute::of_int(c.xzp);
   if (c.one_d) {
@@ -132,7 +138,7 @@ TEST(QuantConv, GeneratedCMatchesInterpreter) {
       add_conv(n, c, std::to_string(i));
     }
     expect_interp(n);
-    expect_c_matches_interp(n);
+    expect_c_both_paths_match(n);
   }
 }
 
@@ -156,7 +162,62 @@ TEST(QuantConv, GeneratedCSpecialShapes) {
   var.H = 9;
   add_conv(n, var, "var");
   expect_interp(n);
-  expect_c_matches_interp(n);
+  expect_c_both_paths_match(n);
+}
+
+// One conv per form of qconv_emit.cc and q8_avx2_*: a 1x1 read in place
+// (odd K, every row tile 6/4/1, int8 and uint8 X), depthwise and
+// single-channel convs on int16 planes (rows of w <= 8, 8 < w < 16, w >= 16,
+// gaps over 8 columns, a channel multiplier, 1-D), strided im2col and a
+// grouped padded conv in several row blocks; multipliers with a left shift
+// (plain C rescale) and an int16 output whose zero point forbids the
+// rounding-add rescale. Plain C and AVX2 against the interpreter.
+TEST(QuantConv, GeneratedCKernelForms) {
+  QNet n(51);
+  std::vector<ConvCase> cases;
+  auto add = [&](ConvCase c) { cases.push_back(c); };
+  ConvCase pw;
+  pw.C = 13, pw.M = 17, pw.H = 5, pw.W = 9, pw.xzp = -9;
+  add(pw);
+  pw.xt = DType::U8, pw.xzp = 140, pw.M = 8, pw.per_channel = false;
+  add(pw);
+  ConvCase dw;
+  dw.C = dw.M = dw.group = 6, dw.H = 25, dw.W = 5, dw.KH = dw.KW = 3, dw.PT = dw.PL = dw.PB = dw.PR = 1;
+  add(dw);
+  dw.M = 12, dw.xt = DType::U8, dw.xzp = 100, dw.W = 12;  // multiplier 2; 8 < w < 16
+  add(dw);
+  ConvCase one;
+  one.H = one.W = 28, one.M = 6, one.KH = one.KW = 5, one.PT = one.PL = one.PB = one.PR = 2;  // w >= 16
+  add(one);
+  one.H = 7, one.W = 12, one.KH = 1, one.KW = 11, one.PT = one.PB = 0, one.PL = one.PR = 5;  // gap of 10
+  add(one);
+  one.W = 9, one.KW = 3, one.PL = one.PR = 1, one.DH = 2, one.KH = 2, one.H = 12;  // dilated rows
+  add(one);
+  ConvCase d1;
+  d1.one_d = true, d1.C = d1.M = d1.group = 4, d1.W = 40, d1.KW = 3, d1.PL = d1.PR = 1;
+  add(d1);
+  ConvCase st;
+  st.C = 3, st.M = 7, st.H = st.W = 40, st.KH = st.KW = 3, st.SH = st.SW = 2,
+  st.PT = st.PL = st.PB = st.PR = 1;
+  add(st);
+  ConvCase grp;
+  grp.C = 6, grp.M = 8, grp.group = 2, grp.H = grp.W = 30, grp.KH = grp.KW = 3, grp.PT = grp.PL = 1,
+  grp.PB = grp.PR = 1;
+  add(grp);
+  ConvCase left = pw;
+  left.scale = 40000, left.out = DType::I16;  // multipliers >= 1: shift > 0
+  add(left);
+  ConvCase exact = pw;
+  exact.scale = 1e-7, exact.out = DType::I16, exact.y_zp = 300;  // |zp| * 2^right > INT32_MAX
+  add(exact);
+  for (size_t i = 0; i < cases.size(); ++i) add_conv(n, cases[i], "k" + std::to_string(i));
+  expect_interp(n);
+  const std::string code = expect_c_both_paths_match(n);
+  for (const char* f :
+       {"weec_q8_gemm_avx2_s8(", "weec_q8_gemm_avx2_u8(", "weec_q8_gemm_avx2_p16(", "weec_q8_finish_avx2(",
+        "weec_q8_finisha_avx2(", "weec_q8_widen_s8_avx2(", "weec_q8_widen_u8_avx2("})
+    EXPECT_NE(code.find(f), std::string::npos) << f;
+  if (!cpu_has_avx2()) std::cout << "note: no AVX2 here; the AVX2 kernels were compiled, not run\n";
 }
 
 // QConv followed by a residual QAdd and a Requantize: the fuse pass makes
@@ -186,6 +247,7 @@ TEST(QuantConv, FusedEpilogue) {
   int fused = 0;
   expect_c_matches_interp(n, &fused);
   EXPECT_EQ(fused, 1);
+  expect_c_matches_interp(n, nullptr, "cc", {"-DWEEC_NO_SIMD"});
 }
 
 }  // namespace

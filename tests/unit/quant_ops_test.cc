@@ -2,6 +2,7 @@
 // references written here (int64 sums, the reference fixed-point of
 // quant_test_util.h), then the generated C against the interpreter; and a
 // graph of integer ops only compiles to C without a float or double.
+#include <optional>
 #include <regex>
 
 #include "quant_test_util.h"
@@ -17,16 +18,20 @@ DType out_dtype(const AttrMap& a) {
 
 // ---- QGemm ----
 
-void add_gemm(QNet& n, const Dims& xd, int64_t N, const std::string& tag, bool big_bias = false) {
+// `plain`: x_zero_point 0 and no B (nothing to fold into a bias);
+// `per_channel` fixes the multipliers' kind.
+void add_gemm(QNet& n, const Dims& xd, int64_t N, const std::string& tag, bool big_bias = false,
+              bool plain = false, std::optional<bool> per_channel = std::nullopt) {
   const int64_t K = xd.back(), M = numel_of(xd) / K;
   DType xt = n.uniform(0, 1) ? DType::U8 : DType::I8;
   auto [lo, hi] = range_of(xt);
-  const int64_t xzp = n.uniform(lo, hi);
+  const int64_t xzp = plain ? 0 : n.uniform(lo, hi);
   Tensor x = n.random(xt, xd), w = n.random(DType::I8, {N, K}), b = n.random(DType::I32, {N}, -30000, 30000);
   if (big_bias) b = n.random(DType::I32, {N}, INT32_MAX - 1000, INT32_MAX);
-  const bool bias = big_bias || n.uniform(0, 3) != 0, const_w = n.uniform(0, 4) != 0;
+  const bool bias = !plain && (big_bias || n.uniform(0, 3) != 0), const_w = plain || n.uniform(0, 4) != 0;
   AttrMap a;
-  Rescale r = n.rescale(a, n.uniform(0, 1) ? (size_t)N : 1, 64.0 / (std::sqrt((double)K) * 5500.0));
+  const bool pc = per_channel ? *per_channel : n.uniform(0, 1) != 0;
+  Rescale r = n.rescale(a, pc ? (size_t)N : 1, 64.0 / (std::sqrt((double)K) * 5500.0));
   a["x_zero_point"] = Attribute::of_int(xzp);
   Dims yd = xd;
   yd.back() = N;
@@ -50,8 +55,14 @@ TEST(QuantOps, QGemm) {
     add_gemm(n, xd, n.uniform(1, 20), std::to_string(i), i % 13 == 0);
   }
   add_gemm(n, {1, 784}, 32, "mlp");
+  add_gemm(n, {2, 37}, 9, "plain_t", false, true, false);
+  add_gemm(n, {1, 40}, 13, "plain_c", false, true, true);
   expect_interp(n);
-  expect_c_matches_interp(n);
+  const std::string code = expect_c_both_paths_match(n);
+  // The AVX2 forms were generated (they run where the CPU has AVX2).
+  for (const char* f : {"weec_q8_gemv_avx2_s8(", "weec_q8_gemv_avx2_u8(", "weec_q8_rq_avx2(",
+                        "weec_q8_rq_b_avx2(", "weec_q8_rq_m_avx2(", "weec_q8_rq_b_m_avx2("})
+    EXPECT_NE(code.find(f), std::string::npos) << f;
 }
 
 // ---- broadcasting binary ops ----

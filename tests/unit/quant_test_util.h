@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <optional>
 #include <random>
 
 #include "codegen/c/c_runner.h"
@@ -106,12 +107,16 @@ struct QNet {
   }
   // Output dtype, zero point, multipliers (per tensor or `channels`) and,
   // sometimes, an activation range; `scale` ~ 1 / typical |acc| * 64.
-  Rescale rescale(AttrMap& attrs, size_t channels, double scale) {
+  // `out`/`zp` fix the output dtype and zero point instead.
+  Rescale rescale(AttrMap& attrs, size_t channels, double scale,
+                  std::optional<DType> force_out = std::nullopt,
+                  std::optional<int64_t> force_zp = std::nullopt) {
     static const DType outs[] = {DType::I8, DType::U8, DType::I8, DType::I16};
-    DType out = outs[uniform(0, 3)];
+    DType out = force_out ? *force_out : outs[uniform(0, 3)];
     auto [lo, hi] = range_of(out);
     Rescale r;
     r.zp = out == DType::I16 ? uniform(-300, 300) : uniform(lo + 20, hi - 20);
+    if (force_zp) r.zp = *force_zp;
     r.lo = lo;
     r.hi = hi;
     if (out == DType::I16) scale *= 50;
@@ -157,8 +162,10 @@ inline void expect_interp(QNet& n) {
 }
 
 // The O2 pipeline and the C backend give the interpreter's outputs; returns
-// the C source (and the number of Fused nodes after the pipeline).
-inline std::string expect_c_matches_interp(QNet& n, int* fused = nullptr, const std::string& cc = "cc") {
+// the C source (and the number of Fused nodes after the pipeline). `cflags`
+// are added to the default -O2 (e.g. -DWEEC_NO_SIMD: the plain C paths).
+inline std::string expect_c_matches_interp(QNet& n, int* fused = nullptr, const std::string& cc = "cc",
+                                           const std::vector<std::string>& cflags = {}) {
   auto want = run_graph(n.g, ptrs(n.feeds));
   EXPECT_TRUE(want.has_value()) << want.status().message();
   if (!want) return "";
@@ -175,6 +182,7 @@ inline std::string expect_c_matches_interp(QNet& n, int* fused = nullptr, const 
   if (!code) return "";
   CBuildOptions options;
   options.cc = cc;
+  options.cflags.insert(options.cflags.end(), cflags.begin(), cflags.end());
   if (const char* dir = std::getenv("WEEC_QUANT_TEST_KEEP")) options.work_dir = dir;  // to read the C
   auto got = run_generated_c(*c, *code, ptrs(n.feeds), options);
   EXPECT_TRUE(got.has_value()) << got.status().message();
@@ -183,6 +191,26 @@ inline std::string expect_c_matches_interp(QNet& n, int* fused = nullptr, const 
   for (size_t k = 0; k < std::min(got->size(), want->size()); ++k)
     expect_identical((*got)[k], (*want)[k], "C output " + std::to_string(k));
   return code->header + code->source;
+}
+
+// Both forms of the generated C against the interpreter: as built (the
+// AVX2 kernels where the CPU has them) and with -DWEEC_NO_SIMD (plain C
+// only). Returns the C source.
+inline std::string expect_c_both_paths_match(QNet& n) {
+  std::string code = expect_c_matches_interp(n);
+  expect_c_matches_interp(n, nullptr, "cc", {"-DWEEC_NO_SIMD"});
+  return code;
+}
+
+// Whether this machine runs the AVX2 kernels (else only the plain C paths
+// of the generated code are exercised here).
+inline bool cpu_has_avx2() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
 }
 
 }  // namespace weec::qtest
