@@ -1,13 +1,18 @@
 // Float 1-D/2-D convolutions as GEMMs through the shared weec_sgemm helper
 // (simd_gemm_emit.cc), per group: C[oc][q] = sum_k W[oc][k] * B[k][q] over
-// output positions q.
-//  * Stride 1 (any kernel, dilation, padding; depthwise included): no
-//    im2col. X's channels of the group are copied into a zero-bordered
-//    scratch plane of pitch PW (not at all when there is no padding), and
-//    B's row (ic, kh, kw) is that plane shifted by kh*DH*PW + kw*DW: output
-//    (oh, ow) is q = oh*PW + ow, so each GEMM row is one run of
-//    (OH - 1)*PW + OW positions (the pitch's extra columns are computed and
-//    dropped when stored). A 1x1 conv is a plain GEMM on X.
+// output positions q. B's row k = (ic, kh, kw) is never materialised for a
+// stride-1 conv: it is an input plane read at tap offset toff[kh, kw].
+//  * No padding: the plane is X itself (pitch W). Output (oh, ow) is
+//    q = oh*W + ow, so a GEMM row is one run of (OH - 1)*W + OW positions;
+//    with KW > 1 the pitch's last columns are computed and dropped. A 1x1
+//    conv is a plain GEMM on X.
+//  * "Same" width (OW = W): X's rows with zero rows above and below, one
+//    copy per horizontal tap shift s = kw*DW - PL, pitch W. A tap that
+//    reaches past a row's end would wrap into the next row, so each copy
+//    has the columns only such reads touch zeroed (s < 0: the last -s, s > 0:
+//    the first s). q = oh*W + ow covers exactly the output.
+//  * Otherwise: one zero-bordered copy of pitch PW = W + PL + PR, the extra
+//    columns dropped when stored.
 //  * Other strides: blocks of output rows unfolded into a scratch matrix
 //    col[K][positions] (im2col), then the GEMM.
 // When the GEMM's rows have the output's layout (no dropped columns) it
@@ -21,7 +26,7 @@ namespace weec::nn {
 
 namespace {
 
-constexpr int64_t kAccBudget = 8192, kColBudget = 8192, kMinBlock = 64;
+constexpr int64_t kAccBudget = 8192, kColBudget = 8192, kMinBlock = 64, kCopyChunk = 16;
 
 // A 1-D or 2-D window seen as 2-D.
 struct Plane {
@@ -55,29 +60,6 @@ int64_t block_rows(int64_t total, int64_t most) {
   return (total + blocks - 1) / blocks;
 }
 
-// Whether the GEMM may write the node's output buffer before the epilogue
-// runs over it in place. Not in a fused group whose sink differs from the
-// anchor's output in type or shape, nor when the epilogue reads a value of
-// the output's shape from outside the group: plan-memory may give the
-// group's output that value's buffer (it is read only at the same index).
-bool output_writable_early(const CEmitContext& c) {
-  const Graph* g = c.node.owner;
-  if (!g) return false;
-  if (!g->parent) return true;  // a top-level node: no epilogue
-  const Value* y = c.node.outputs[0];
-  const Dims out = y->type.shape.static_dims();
-  for (const Value* o : g->outputs)
-    if (o->type.dtype != y->type.dtype || !o->type.shape.is_static() || o->type.shape.static_dims() != out)
-      return false;
-  for (auto& n : g->nodes()) {
-    if (n.get() == &c.node) continue;
-    for (const Value* v : n->inputs)
-      if (v && !v->producer && !v->constant && v->type.shape.is_static() && v->type.shape.static_dims() == out)
-        return false;
-  }
-  return true;
-}
-
 class ConvGemmWriter {
  public:
   ConvGemmWriter(CEmitContext& c, const ConvEmitSpec& s)
@@ -85,59 +67,56 @@ class ConvGemmWriter {
 
   // False (nothing emitted) when a block of one output row needs more scratch than the budgets.
   bool run() {
-    const bool unit_stride = g_.SH == 1 && g_.SW == 1;
-    const int64_t K = cin_g_ * g_.KH * g_.KW;
-    PW_ = unit_stride ? g_.W + g_.PL + g_.PR : g_.OW;
-    pad_ = unit_stride && (g_.PT || g_.PB || g_.PL || g_.PR);
-    direct_ = PW_ == g_.OW && output_writable_early(c_);
-    const int64_t halo = unit_stride ? (g_.KH - 1) * g_.DH : 0;
-    // Rows per block: the most that fit the budgets (im2col: at least kMinBlock positions).
+    choose_layout();
+    direct_ = pitch_ == g_.OW && gemm_output_writable_early(c_);
+    // Rows per block: the most that fit the budgets.
     int64_t most = g_.OH;
     auto fits = [&](int64_t r) {
-      const int64_t in_rows = unit_stride ? (pad_ ? cin_g_ * (r + halo) * PW_ : 0) : K * r * g_.OW;
-      return (direct_ || cout_g_ * pitch((r - 1) * PW_ + g_.OW) <= kAccBudget) && in_rows <= kColBudget;
+      return (direct_ || cout_g_ * pitch((r - 1) * pitch_ + g_.OW) <= kAccBudget) &&
+             input_floats(r) <= kColBudget;
     };
     while (most > 1 && !fits(most)) --most;
     if (!fits(most)) {
-      if (unit_stride || !direct_) return false;
+      if (layout_ != Layout::Im2col || !direct_) return false;
       most = std::min<int64_t>(g_.OH, (kMinBlock + g_.OW - 1) / g_.OW);  // im2col straight into Y
     }
     rows_ = block_rows(g_.OH, most);
     const bool one_block = rows_ == g_.OH;
     T_ = c_type(s_.acc);
-    if (!direct_) acc_ = c_.scratch(s_.acc, cout_g_ * pitch((rows_ - 1) * PW_ + g_.OW), "acc");
-    if (pad_) in_ = c_.scratch(s_.acc, cin_g_ * (rows_ + halo) * PW_, "xpad");
-    if (!unit_stride) in_ = c_.scratch(s_.acc, K * rows_ * g_.OW, "col");
+    if (!direct_) acc_ = c_.scratch(s_.acc, cout_g_ * pitch((rows_ - 1) * pitch_ + g_.OW), "acc");
+    if (input_floats(rows_) > 0)
+      in_ = c_.scratch(s_.acc, input_floats(rows_), layout_ == Layout::Im2col ? "col" : "xpad");
     gemm_ = sgemm_helper(c_);
-    if (unit_stride) {
-      std::vector<int64_t> taps;
-      for (int64_t kh = 0; kh < g_.KH; ++kh)
-        for (int64_t kw = 0; kw < g_.KW; ++kw) taps.push_back(kh * g_.DH * PW_ + kw * g_.DW);
-      taps_ = tap_offsets(c_, taps);
-    } else {
-      taps_ = tap_offsets(c_, {0});
-    }
+    std::vector<int64_t> taps;
+    for (int64_t kh = 0; kh < g_.KH; ++kh)
+      for (int64_t kw = 0; kw < g_.KW; ++kw) {
+        if (layout_ == Layout::Shifted)
+          taps.push_back(kw * copy_floats() + margin_ + kh * g_.DH * g_.W + kw * g_.DW - g_.PL);
+        else if (layout_ != Layout::Im2col)
+          taps.push_back(kh * g_.DH * pitch_ + kw * g_.DW);
+      }
+    taps_ = tap_offsets(c_, layout_ == Layout::Im2col ? std::vector<int64_t>{0} : taps);
     std::string i = c_.var("i");
-    if (pad_ && one_block)  // the borders stay zero: only the interior is rewritten
-      c_.w.line("{} {}[{}] = 0;", loop(i, cin_g_ * (rows_ + halo) * PW_), in_, i);
+    if (one_block && (layout_ == Layout::Pitched || layout_ == Layout::Shifted))
+      c_.w.line("{} {}[{}] = 0;", loop(i, input_floats(rows_)), in_, i);  // the borders stay zero
     n_ = c_.var("n");
     c_.w.open("{} {{", loop(n_, s_.p.batch));
     grp_ = s_.p.group > 1 ? c_.var("g") : std::string("0");
     if (s_.p.group > 1) c_.w.open("{} {{", loop(grp_, s_.p.group));
     const int64_t full = g_.OH / rows_, tail = g_.OH % rows_;
     if (one_block) {
-      block("0", rows_, unit_stride, true);
+      block("0", rows_, true);
     } else {
       if (full > 0) {
         std::string blk = c_.var("blk"), oh0 = c_.var("oh");
         c_.w.open("{} {{", loop(blk, full));
         c_.w.line("const int32_t {} = {} * {};", oh0, blk, rows_);
-        block(oh0, rows_, unit_stride, false);
+        block(oh0, rows_, false);
         c_.w.close();
       }
       if (tail > 0) {
         c_.w.open("{{");
-        block(std::to_string(full * rows_), tail, unit_stride, false);
+        block(std::to_string(full * rows_), tail, false);
         c_.w.close();
       }
     }
@@ -147,42 +126,113 @@ class ConvGemmWriter {
   }
 
  private:
+  enum class Layout { X, Shifted, Pitched, Im2col };
+
+  void choose_layout() {
+    halo_ = (g_.KH - 1) * g_.DH;
+    if (g_.SH != 1 || g_.SW != 1) {
+      layout_ = Layout::Im2col;
+      pitch_ = g_.OW;
+      halo_ = 0;
+    } else if (!g_.PT && !g_.PB && !g_.PL && !g_.PR) {
+      layout_ = Layout::X;
+      pitch_ = g_.W;
+    } else if (g_.OW == g_.W && g_.PL < g_.W && g_.PR < g_.W) {
+      layout_ = Layout::Shifted;
+      pitch_ = g_.W;
+      margin_ = std::max(g_.PL, g_.PR);
+    } else {
+      layout_ = Layout::Pitched;
+      pitch_ = g_.W + g_.PL + g_.PR;
+    }
+  }
+
+  // Floats of one shifted copy of an input channel (blocks of rows_ rows),
+  // with `margin_` zeros at both ends for the wrapped reads of the first and last rows.
+  int64_t copy_floats() const { return 2 * margin_ + (rows_ + halo_) * g_.W; }
+
+  // Input scratch of a block of r output rows.
+  int64_t input_floats(int64_t r) const {
+    switch (layout_) {
+      case Layout::X:
+        return 0;
+      case Layout::Shifted:
+        return cin_g_ * g_.KW * (2 * margin_ + (r + halo_) * g_.W);
+      case Layout::Pitched:
+        return cin_g_ * (r + halo_) * pitch_;
+      case Layout::Im2col:
+        return cin_g_ * g_.KH * g_.KW * r * g_.OW;
+    }
+    return 0;
+  }
+
   // Output rows [oh0, oh0 + rows) of the group's channels.
-  void block(const std::string& oh0, int64_t rows, bool unit_stride, bool one_block) {
-    const int64_t K = cin_g_ * g_.KH * g_.KW, HW = g_.H * g_.W, N = (rows - 1) * PW_ + g_.OW;
+  void block(const std::string& oh0, int64_t rows, bool one_block) {
+    const int64_t K = cin_g_ * g_.KH * g_.KW, HW = g_.H * g_.W, N = (rows - 1) * pitch_ + g_.OW;
     const std::string x_chan =
         fmt::format("{} + ({} * {} + {} * {}) * {}", c_.in(s_.x_in), n_, s_.p.c_in, grp_, cin_g_, HW);
+    if (!one_block && (layout_ == Layout::Pitched || layout_ == Layout::Shifted)) {
+      std::string i = c_.var("i");
+      c_.w.line("{} {}[{}] = 0;", loop(i, input_floats(rows_)), in_, i);
+    }
     std::string b = in_, nc = std::to_string(cin_g_), nt = std::to_string(g_.KH * g_.KW), ldb;
-    if (!unit_stride) {
-      im2col(oh0, rows);
-      nc = std::to_string(K);
-      nt = "1";
-      ldb = std::to_string(rows * g_.OW);
-    } else if (pad_) {
-      pad_copy(x_chan, oh0, rows, one_block);
-      ldb = std::to_string((rows_ + (g_.KH - 1) * g_.DH) * PW_);
-    } else {
-      b = oh0 == "0" ? x_chan : fmt::format("{} + {} * {}", x_chan, oh0, g_.W);
-      ldb = std::to_string(HW);
+    switch (layout_) {
+      case Layout::X:
+        b = oh0 == "0" ? x_chan : fmt::format("{} + {} * {}", x_chan, oh0, g_.W);
+        ldb = std::to_string(HW);
+        break;
+      case Layout::Shifted:
+        copy_rows(x_chan, oh0, rows);
+        ldb = std::to_string(g_.KW * copy_floats());
+        break;
+      case Layout::Pitched:
+        copy_rows(x_chan, oh0, rows);
+        ldb = std::to_string((rows_ + halo_) * pitch_);
+        break;
+      case Layout::Im2col:
+        im2col(oh0, rows);
+        nc = std::to_string(K);
+        nt = "1";
+        ldb = std::to_string(rows * g_.OW);
+        break;
     }
     const int64_t plane = g_.OH * g_.OW;
-    const std::string y_rows = fmt::format("{} + ({} * {} + {} * {}) * {}{}", c_.out(0), n_, s_.p.c_out, grp_,
-                                           cout_g_, plane, oh0 == "0" ? "" : fmt::format(" + {} * {}", oh0, g_.OW));
-    const int64_t acc_pitch = pitch((rows_ - 1) * PW_ + g_.OW);
+    const std::string y_rows =
+        fmt::format("{} + ({} * {} + {} * {}) * {}{}", c_.out(0), n_, s_.p.c_out, grp_, cout_g_, plane,
+                    oh0 == "0" ? "" : fmt::format(" + {} * {}", oh0, g_.OW));
+    const int64_t acc_pitch = pitch((rows_ - 1) * pitch_ + g_.OW);
     c_.w.line("{}({}, {}, {}, {}, {} + {} * {}, {}, {}, {}, {}, {}, {});", gemm_, cout_g_, N, nc, nt,
               c_.in(s_.w_in), grp_, cout_g_ * K, K, b, ldb, taps_, direct_ ? y_rows : acc_,
               direct_ ? plane : acc_pitch);
     store_rows(oh0, rows, acc_pitch);
   }
 
-  // The group's input channels, rows [oh0 - PT, oh0 + rows + halo - PT) of
-  // X, into the zero-bordered plane (zeroed here unless one block).
-  void pad_copy(const std::string& x_chan, const std::string& oh0, int64_t rows, bool one_block) {
-    const int64_t RB = rows_ + (g_.KH - 1) * g_.DH, used = rows + (g_.KH - 1) * g_.DH;
-    std::string i = c_.var("i"), ic = c_.var("ic"), r = c_.var("r"), iw = c_.var("iw");
-    if (!one_block) c_.w.line("{} {}[{}] = 0;", loop(i, cin_g_ * RB * PW_), in_, i);
-    // Padded row r of the block is X row oh0 + r - PT: copy those inside [0, H).
-    std::string lo, hi;
+  // dst[0, n) = src[0, n) in chunks of kCopyChunk, the last one moved back
+  // to end at n (gcc turns one plain copy loop into an inline "rep movs",
+  // slow to start for a few hundred bytes, and a scalar tail is slow too).
+  void copy_run(const std::string& dst, const std::string& src, const std::string& count) {
+    std::string n = c_.var("n"), k = c_.var("k"), j = c_.var("j"), d = c_.var("d"), s = c_.var("s");
+    c_.w.open("{{");
+    c_.w.line("const int32_t {} = {};", n, count);
+    c_.w.line("{}* {} = {};", T_, d, dst);
+    c_.w.line("const {}* {} = {};", T_, s, src);
+    c_.w.line("int32_t {};", k);
+    c_.w.line("for ({0} = 0; {0} + {1} <= {2}; {0} += {1}) {3} {4}[{0} + {5}] = {6}[{0} + {5}];", k,
+              kCopyChunk, n, loop(j, kCopyChunk), d, j, s);
+    c_.w.line("if ({0} % {1} && {0} >= {1}) {2} {3}[{0} - {1} + {4}] = {5}[{0} - {1} + {4}];", n, kCopyChunk,
+              loop(j, kCopyChunk), d, j, s);
+    c_.w.line("else {} {}[{}] = {}[{}];", loop(j, fmt::format("{} / {} * {}", n, kCopyChunk, kCopyChunk), n),
+              d, j, s, j);
+    c_.w.close();
+  }
+
+  // The group's input channels, X rows oh0 + r - PT for the block's padded
+  // rows r in [0, rows + halo) that lie inside X, into the zeroed scratch:
+  // at column PL of pitch PW (Pitched), or whole rows into every shifted
+  // copy, whose masked columns are then zeroed again (Shifted).
+  void copy_rows(const std::string& x_chan, const std::string& oh0, int64_t rows) {
+    const int64_t used = rows + halo_;
+    std::string ic = c_.var("ic"), r = c_.var("r"), iw = c_.var("iw"), lo, hi;
     if (oh0 == "0") {
       lo = std::to_string(std::min(g_.PT, used));
       hi = std::to_string(std::max<int64_t>(0, std::min(used, g_.H + g_.PT)));
@@ -192,9 +242,34 @@ class ConvGemmWriter {
       c_.w.line("const int32_t {0} = {1} - {2} > 0 ? {1} - {2} : 0;", lo, g_.PT, oh0);
       c_.w.line("const int32_t {0} = {1} - {2} < {3} ? {1} - {2} : {3};", hi, g_.H + g_.PT, oh0, used);
     }
-    c_.w.line("{} {} {} {}[({} * {} + {}) * {} + {} + {}] = ({})[{} * {} + ({} + {} - {}) * {} + {}];",
-              loop(ic, cin_g_), loop(r, lo, hi), loop(iw, g_.W), in_, ic, RB, r, PW_, g_.PL, iw, x_chan, ic,
-              g_.H * g_.W, oh0, r, g_.PT, g_.W, iw);
+    const std::string src =
+        fmt::format("({})[{} * {} + ({} - {}) * {}", x_chan, ic, g_.H * g_.W, oh0, g_.PT, g_.W);
+    const std::string src_row0 =
+        fmt::format("{} + {} * {} + ({} - {}) * {}", x_chan, ic, g_.H * g_.W, oh0, g_.PT, g_.W);
+    if (layout_ == Layout::Pitched) {
+      c_.w.line("{} {} {} {}[({} * {} + {}) * {} + {} + {}] = {} + {} * {} + {}];", loop(ic, cin_g_),
+                loop(r, lo, hi), loop(iw, g_.W), in_, ic, rows_ + halo_, r, pitch_, g_.PL, iw, src, r, g_.W,
+                iw);
+      return;
+    }
+    // One copy per kw, unrolled here so each masks literal columns (a loop
+    // over a variable column range would become a memset call per row).
+    c_.w.open("{} {{", loop(ic, cin_g_));
+    for (int64_t kw = 0; kw < g_.KW; ++kw) {
+      const int64_t shift = kw * g_.DW - g_.PL;
+      const std::string d =
+          fmt::format("({} + ({} * {} + {}) * {} + {})", in_, ic, g_.KW, kw, copy_floats(), margin_);
+      copy_run(fmt::format("{} + {} * {}", d, lo, g_.W), fmt::format("{} + {} * {}", src_row0, lo, g_.W),
+               fmt::format("({} - {}) * {}", hi, lo, g_.W));
+      // Columns [c0, c1) are reached only by reads that wrap around a row end.
+      const int64_t c0 = shift < 0 ? g_.W + shift : 0, c1 = shift < 0 ? g_.W : shift;
+      for (int64_t col = c0; col < c1 && c1 - c0 <= 4; ++col)
+        c_.w.line("{} {}[{} * {} + {}] = 0;", loop(r, lo, hi), d, r, g_.W, col);
+      if (c1 - c0 > 4)
+        c_.w.line("{} {} {}[{} * {} + {}] = 0;", loop(r, lo, hi),
+                  loop(iw, std::to_string(c0), std::to_string(c1)), d, r, g_.W, iw);
+    }
+    c_.w.close();
   }
 
   // col[q][rr * OW + ow] for q = (ic, kh, kw): X at the tap's position, 0 in
@@ -252,19 +327,21 @@ class ConvGemmWriter {
     const std::string oh_off = oh0 == "0" ? "" : fmt::format("{} * {} + ", oh0, g_.OW);
     std::vector<std::string> idx = {n_, oc};
     std::string a, flat;
-    if (PW_ == g_.OW) {
+    if (pitch_ == g_.OW) {
       // Contiguous rows: one flat loop (the epilogue vectorises over it).
       std::string j = c_.var("j");
       c_.w.open("{} {{", loop(j, rows * g_.OW));
       flat = fmt::format("({} * {} + {}) * {} + {}{}", n_, s_.p.c_out, oc, g_.OH * g_.OW, oh_off, j);
-      a = direct_ ? fmt::format("{}[{}]", c_.out(0), flat) : fmt::format("{}[{} * {} + {}]", acc_, ocl, acc_pitch, j);
-      if (s_.p.w.rank() == 2) idx.push_back(fmt::format("{}{} / {}", oh0 == "0" ? "" : oh0 + " + ", j, g_.OW));
+      a = direct_ ? fmt::format("{}[{}]", c_.out(0), flat)
+                  : fmt::format("{}[{} * {} + {}]", acc_, ocl, acc_pitch, j);
+      if (s_.p.w.rank() == 2)
+        idx.push_back(fmt::format("{}{} / {}", oh0 == "0" ? "" : oh0 + " + ", j, g_.OW));
       idx.push_back(fmt::format("{} % {}", j, g_.OW));
     } else {
       std::string rr = c_.var("r"), ow = c_.var("ow");
       c_.w.open("{} {} {{", loop(rr, rows), loop(ow, g_.OW));
       std::string oh = oh0 == "0" ? rr : fmt::format("{} + {}", oh0, rr);
-      a = fmt::format("{}[{} * {} + {} * {} + {}]", acc_, ocl, acc_pitch, rr, PW_, ow);
+      a = fmt::format("{}[{} * {} + {} * {} + {}]", acc_, ocl, acc_pitch, rr, pitch_, ow);
       if (s_.p.w.rank() == 2) idx.push_back(oh);
       idx.push_back(ow);
       flat = fmt::format("(({} * {} + {}) * {} + {}) * {} + {}", n_, s_.p.c_out, oc, g_.OH, oh, g_.OW, ow);
@@ -278,8 +355,9 @@ class ConvGemmWriter {
   CEmitContext& c_;
   const ConvEmitSpec& s_;
   Plane g_;
-  int64_t cin_g_, cout_g_, PW_ = 0, rows_ = 0;
-  bool pad_ = false, direct_ = false;
+  int64_t cin_g_, cout_g_, pitch_ = 0, halo_ = 0, margin_ = 0, rows_ = 0;
+  Layout layout_ = Layout::X;
+  bool direct_ = false;
   std::string T_, acc_, in_, n_, grp_, gemm_, taps_;
 };
 

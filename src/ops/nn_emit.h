@@ -61,6 +61,12 @@ void simd_prelude(CModuleNeeds& needs);
 // The prelude plus the 4-wide float vector types of GCC's vector extensions
 // (WEEC_SIMD_VEC4), for float kernels only.
 void simd_float_vectors(CModuleNeeds& needs);
+// Whether an anchor's weec_sgemm may write output 0's buffer (c.out(0))
+// before storing through store() in place (matmul_emit.cc): not when a fused
+// epilogue changes its type or shape, nor when it reads a value of the
+// output's shape from outside the group, which plan-memory may place in
+// the output's buffer.
+bool gemm_output_writable_early(const CEmitContext& c);
 // A static const int32_t table of these offsets (the toff of weec_sgemm);
 // returns its name. Equal tables are emitted once.
 std::string tap_offsets(CEmitBase& c, const std::vector<int64_t>& offsets);

@@ -145,7 +145,17 @@ std::string gemm_driver(const Form& f) {
   const std::string args = "(kp_n, ap + m * kp_n, kp_n, b, roff, N, c + m * ldc, ldc)";
   w.line("for (; m + 6 <= M; m += 6) {}{};", tile_name(6, 1, f), args);
   for (int mr : {4, 2}) w.line("if (m + {0} <= M) {{ {1}{2}; m += {0}; }}", mr, tile_name(mr, 1, f), args);
-  w.line("if (m < M && N >= 32) {}{};", tile_name(1, 2, f), args);
+  // The last row: 32-column tiles over [0, N - N % 32), then the rest as
+  // one overlapping tile of 32 or 16 columns (less recomputation than
+  // backing a 32-wide tile up over up to 31 columns).
+  w.open("if (m < M && N >= 32) {{");
+  w.line("const int32_t n32 = N - N % 32, t = N - n32;");
+  w.line("const int32_t* am = ap + m * kp_n;");
+  w.line("int32_t* cm = c + m * ldc;");
+  w.line("{}(kp_n, am, kp_n, b, roff, n32, cm, ldc);", tile_name(1, 2, f));
+  w.line("if (t > 16) {}(kp_n, am, kp_n, b + N - 32, roff, 32, cm + N - 32, ldc);", tile_name(1, 2, f));
+  w.line("else if (t > 0) {}(kp_n, am, kp_n, b + N - 16, roff, 16, cm + N - 16, ldc);", tile_name(1, 1, f));
+  w.close();
   w.line("else if (m < M) {}{};", tile_name(1, 1, f), args);
   w.close();
   return w.text();
