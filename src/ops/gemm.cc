@@ -222,12 +222,14 @@ struct GemmEmit {
 
   // B transposed (PyTorch's Linear layout): dot products of contiguous rows
   // split over kDotLanes independent partial sums, which gcc vectorises
-  // without -ffast-math; the lanes are summed at the end.
+  // without -ffast-math; the lanes are summed at the end. Each output row
+  // goes through a scratch row before the epilogue.
   void dots() {
     std::string m = c.var("m"), n = c.var("n"), k = c.var("k"), l = c.var("l");
     std::string part = c.var("part"), sum = c.var("sum"), br = c.var("br");
     const std::string A = c_type(acc);
     const int64_t lanes = K >= kDotLanes ? kDotLanes : 1, body = lanes > 1 ? K / lanes * lanes : 0;
+    const std::string row = c.scratch(acc, N, "row");
     c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", m, M);
     c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", n, N);
     c.w.line("const {}* {} = {} + {} * {};", c_type(t), br, c.in(1), n, K);
@@ -246,7 +248,12 @@ struct GemmEmit {
     if (body < K)
       c.w.line("for (int32_t {0} = {1}; {0} < {2}; ++{0}) {3} += {4} * {5};", k, body, K, sum,
                operand(a_at(m, k)), operand(fmt::format("{}[{}]", br, k)));
-    c.store(0, {m, n}, value(sum, m, n));
+    c.w.line("{}[{}] = {};", row, n, sum);
+    c.w.close();
+    // The epilogue in its own loop over n: contiguous and free of reductions,
+    // gcc vectorises it (a fused tanh or sigmoid included).
+    c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", n, N);
+    c.store(0, {m, n}, value(fmt::format("{}[{}]", row, n), m, n));
     c.w.close();
     c.w.close();
   }
