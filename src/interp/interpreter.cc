@@ -40,6 +40,44 @@ static Status check_output(const Node& node, size_t k, const Tensor& t) {
                dtype_name(t.dtype()), dims_str(t.dims()), type_str(ty));
 }
 
+// Outputs whose shape depends on data (ConstantOfShape, Expand, Tile or
+// Reshape of a computed shape) are sized only now: infer them from the actual
+// inputs and refuse absurd sizes before the kernel allocates. When inference
+// cannot tell, the kernel decides as before.
+static Status check_dynamic_outputs(const Node& node, const OpSchema& schema,
+                                    const std::vector<const Tensor*>& ins) {
+  bool dynamic = false;
+  for (const Value* o : node.outputs) dynamic = dynamic || (o && !o->type.shape.is_static());
+  if (!dynamic || !schema.infer) return Status::ok();
+  Graph scratch;
+  std::vector<Value*> vins, vouts;
+  for (size_t i = 0; i < ins.size(); ++i) {
+    if (!ins[i]) {
+      vins.push_back(nullptr);
+      continue;
+    }
+    Value* v =
+        scratch.add_value(fmt::format("in{}", i), TensorType{ins[i]->dtype(), Shape::of(ins[i]->dims())});
+    v->constant = std::shared_ptr<const Tensor>(std::shared_ptr<const Tensor>(), ins[i]);  // not owned
+    vins.push_back(v);
+  }
+  for (size_t k = 0; k < node.outputs.size(); ++k)
+    vouts.push_back(node.outputs[k] ? scratch.add_value(fmt::format("out{}", k)) : nullptr);
+  Node* copy = scratch.add_node(node.op, vins, vouts, node.attrs, node.name);
+  InferContext ctx(*copy, schema);
+  if (!schema.infer(ctx)) return Status::ok();
+  for (size_t k = 0; k < ctx.outputs.size() && k < node.outputs.size(); ++k) {
+    const Shape& s = ctx.outputs[k].shape;
+    if (!node.outputs[k] || !s.rank_known) continue;
+    Dims known;
+    for (const Dim& d : s.dims)
+      if (d.is_known()) known.push_back(d.value);
+    Status st = check_tensor_size(ctx.outputs[k].dtype, known);
+    if (!st) return error("{}: output {} (%{}): {}", node.describe(), k, node.outputs[k]->name, st.message());
+  }
+  return Status::ok();
+}
+
 Expected<std::vector<Tensor>> run_graph(const Graph& graph, const std::vector<const Tensor*>& inputs,
                                         const InterpOptions& options, const ValueEnv* outer) {
   if (inputs.size() != graph.inputs.size())
@@ -85,6 +123,7 @@ Expected<std::vector<Tensor>> run_graph(const Graph& graph, const std::vector<co
       if (it == env.end()) return error("{}: input %{} has no value", node.describe(), in->name);
       ins.push_back(it->second);
     }
+    WEEC_TRY(check_dynamic_outputs(node, schema, ins));
     KernelContext ctx(node, schema, std::move(ins));
     ctx.run_subgraph = &runner;
     WEEC_TRY(schema.kernel(ctx));

@@ -71,11 +71,9 @@ Expected<Tensor> parse_npy(std::string_view b) {
     if (it->str().size() > 12) return error(".npy shape ({}) is too large", shape);
     dims.push_back(std::stoll(it->str()));
   }
-  int64_t n = 1;
-  for (int64_t d : dims) {
-    if (d != 0 && n > (int64_t(1) << 40) / d) return error(".npy shape ({}) is too large", shape);
-    n *= d;
-  }
+  // Refuse absurd shapes before comparing with the data or allocating.
+  if (Status st = check_tensor_size(*dt, dims); !st) return st.with_context(".npy shape is too large");
+  int64_t n = numel_of(dims);
   size_t data_off = offset + header_len;
   size_t need = (size_t)n * dtype_size(*dt);
   if (b.size() - data_off < need)

@@ -18,6 +18,42 @@ Dims strides_of(const Dims& dims) {
 
 std::string dims_str(const Dims& dims) { return fmt::format("[{}]", fmt::join(dims, ",")); }
 
+namespace {
+int64_t g_max_tensor_bytes = int64_t(1) << 30;
+}
+
+int64_t max_tensor_bytes() { return g_max_tensor_bytes; }
+void set_max_tensor_bytes(int64_t bytes) { g_max_tensor_bytes = bytes; }
+
+Expected<int64_t> checked_numel(const Dims& dims) {
+  int64_t n = 1;
+  bool overflow = false;
+  for (int64_t d : dims) {
+    if (d < 0) return error("shape {} has a negative dim {}", dims_str(dims), d);
+    overflow = overflow || __builtin_mul_overflow(n, d, &n);
+  }
+  // A zero dim makes the product 0 even after an overflow.
+  for (int64_t d : dims)
+    if (d == 0) return int64_t(0);
+  if (overflow)
+    return error("shape {} has more elements than int64 can count (the product overflows)", dims_str(dims));
+  return n;
+}
+
+Status check_tensor_size(DType dtype, const Dims& dims) {
+  WEEC_ASSIGN_OR_RETURN(int64_t n, checked_numel(dims));
+  int64_t elem = dtype == DType::String ? (int64_t)sizeof(std::string) : (int64_t)dtype_size(dtype);
+  int64_t bytes = 0;
+  bool overflow = __builtin_mul_overflow(n, elem, &bytes);
+  if (overflow || bytes > g_max_tensor_bytes)
+    return error(
+        "shape {} of {} needs {} bytes, more than the maximum tensor size of {} bytes (weec "
+        "--max-tensor-bytes sets it)",
+        dims_str(dims), dtype_name(dtype), overflow ? fmt::format("{} x {}", n, elem) : std::to_string(bytes),
+        g_max_tensor_bytes);
+  return Status::ok();
+}
+
 Tensor::Tensor(DType dtype, Dims dims) : dtype_(dtype), dims_(std::move(dims)) {
   numel_ = numel_of(dims_);
   if (dtype_ == DType::String) {

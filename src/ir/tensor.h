@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/status.h"
 #include "ir/dtype.h"
 
 namespace weec {
@@ -17,6 +18,21 @@ using Dims = std::vector<int64_t>;
 int64_t numel_of(const Dims& dims);
 Dims strides_of(const Dims& dims);       // row-major element strides
 std::string dims_str(const Dims& dims);  // "[1,3,4]"
+
+// The largest tensor weec creates, in bytes (default 1 GiB; `weec
+// --max-tensor-bytes` sets it). Initializers, inferred value types (and so
+// folded constants and the memory plan) and input files are checked against
+// it before anything is allocated, so a corrupt or hostile model cannot ask
+// for 10^12 elements. Process-wide: it is a resource policy, not a property
+// of one graph.
+int64_t max_tensor_bytes();
+void set_max_tensor_bytes(int64_t bytes);
+// Element count, or an error naming the shape if a dim is negative or the
+// product overflows int64.
+Expected<int64_t> checked_numel(const Dims& dims);
+// Error unless a `dtype` tensor of `dims` fits in max_tensor_bytes(). Strings
+// count as sizeof(std::string) each, their characters not included.
+Status check_tensor_size(DType dtype, const Dims& dims);
 
 class Tensor {
  public:

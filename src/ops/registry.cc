@@ -82,6 +82,17 @@ Status infer_node(Node& node) {
                  node.outputs.size());
   for (size_t i = 0; i < node.outputs.size(); ++i) {
     Value* out = node.outputs[i];
+    if (!out || !ctx.outputs[i].shape.rank_known) continue;
+    // Refuse absurd sizes here, before constant folding, the interpreter or
+    // the memory plan allocates for them. Known dims alone decide it.
+    Dims known;
+    for (const Dim& d : ctx.outputs[i].shape.dims)
+      if (d.is_known()) known.push_back(d.value);
+    Status st = check_tensor_size(ctx.outputs[i].dtype, known);
+    if (!st) return error("{}: output {} (%{}): {}", node.describe(), i, out->name, st.message());
+  }
+  for (size_t i = 0; i < node.outputs.size(); ++i) {
+    Value* out = node.outputs[i];
     if (!out) continue;
     // Ops infer dtype and shape; a value's quantisation is set by the
     // quantisation passes and survives re-inference while the dtype holds.

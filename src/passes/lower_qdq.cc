@@ -83,7 +83,10 @@ void annotate_quantised_values(Graph& g) {
     if (!q && !dq) continue;
     auto p = qdq_params(*n);
     Value* v = q ? n->outputs[0] : n->inputs[0];
-    if (p && p->per_tensor() && !v->type.quant && is_integer(v->type.dtype)) v->type.quant = p->as_quant();
+    // Not constants: a constant's type is its data's (the verifier checks it); a
+    // one-channel conv's weights are per tensor and would otherwise be annotated.
+    if (p && p->per_tensor() && !v->type.quant && !v->constant && is_integer(v->type.dtype))
+      v->type.quant = p->as_quant();
   }
 }
 

@@ -6,6 +6,7 @@
 #include "ir/parser.h"
 #include "ops/registry.h"
 #include "ops/verify_ops.h"
+#include "pipeline_options.h"
 
 namespace weec::cli {
 
@@ -13,21 +14,13 @@ namespace {
 
 // "image=1x1x28x28" -> bind the named input's dims (symbolic or unknown ones).
 Status bind_input_shape(Graph& g, const std::string& spec) {
-  auto eq = spec.rfind('=');
-  if (eq == std::string::npos) return error("--input-shape '{}' must look like NAME=1x3x32x32", spec);
-  std::string name = spec.substr(0, eq);
+  WEEC_ASSIGN_OR_RETURN(auto binding, parse_input_shape(spec));
+  auto& [name, dims] = binding;
   Value* in = nullptr;
   for (Value* v : g.inputs)
     if (v->name == name) in = v;
   if (!in) return error("--input-shape: the model has no input '{}'", name);
-  Dims dims;
-  std::stringstream ss(spec.substr(eq + 1));
-  std::string part;
-  while (std::getline(ss, part, 'x')) {
-    if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos)
-      return error("--input-shape '{}': '{}' is not a dimension", spec, part);
-    dims.push_back(std::stoll(part));
-  }
+  WEEC_TRY(check_tensor_size(in->type.dtype, dims).with_context(fmt::format("--input-shape '{}'", spec)));
   const Shape& declared = in->type.shape;
   if (declared.rank_known && declared.rank() != (int64_t)dims.size())
     return error("--input-shape '{}': input '{}' has rank {}", spec, name, declared.rank());

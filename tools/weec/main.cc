@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "ir/tensor.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -12,6 +13,17 @@ int main(int argc, char** argv) {
       "Models: .onnx files, or .wir text IR as printed by `weec show`."};
   app.set_version_flag("--version", "weec 0.1.0");
   app.require_subcommand(1);
+  // A resource limit for every command: refuse hostile or corrupt models
+  // before allocating. fallthrough() lets it follow the subcommand too.
+  int64_t max_tensor_bytes = weec::max_tensor_bytes();
+  app.add_option("--max-tensor-bytes", max_tensor_bytes,
+                 "Refuse any tensor (initializer, inferred value, input data) larger than this, before "
+                 "allocating it; units: 64MiB, 4GiB; may follow the subcommand")
+      ->transform(CLI::AsSizeValue(false).description(""))
+      ->check(CLI::Range(int64_t(1), INT64_MAX).description(""))
+      ->type_name("SIZE")
+      ->default_str("1GiB");
+  app.fallthrough();
   app.footer(
       "Examples:\n"
       "  weec show examples/fashion_mnist/model.onnx\n"
@@ -54,9 +66,12 @@ int main(int argc, char** argv) {
   add("export", "Write a model (.onnx or .wir) as ONNX opset 17; -O/--passes optimise it first",
       weec::cli::add_export,
       "weec export examples/fashion_mnist/model.onnx --input-shape image=1x1x28x28 -O2 -o fm.onnx");
+  add("weenet", "Generate a WeeNet: a tiny seeded test network (one conv, a chain, residuals; float or int8)",
+      weec::cli::add_weenet, "weec weenet --seed 7 --kind conv -o conv7.onnx --data conv7_data");
   add("ops", "List the operators weec supports, with ONNX opsets and fusion kinds", weec::cli::add_ops,
       "weec ops | grep -i conv");
   CLI11_PARSE(app, argc, argv);
+  weec::set_max_tensor_bytes(max_tensor_bytes);
   for (auto& [sub, runner] : commands) {
     if (!sub->parsed()) continue;
     weec::Status st = runner();

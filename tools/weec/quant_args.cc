@@ -79,7 +79,8 @@ Status setup_quantization(const QuantArgs& q, const Graph& g, PassContext& ctx, 
     auto number = [](const std::filesystem::path& p) {
       std::string s = p.stem().string();
       size_t i = s.find_last_not_of("0123456789");
-      return i + 1 < s.size() ? std::stoll(s.substr(i + 1)) : -1LL;
+      // At most 18 digits: stoll must not throw on a hostile file name.
+      return i + 1 < s.size() && s.size() - i - 1 <= 18 ? std::stoll(s.substr(i + 1)) : -1LL;
     };
     std::sort(files.begin(), files.end(),
               [&](auto& a, auto& b) { return number(a) != number(b) ? number(a) < number(b) : a < b; });

@@ -11,6 +11,8 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "frontend/onnx/precheck.h"
+#include "frontend/onnx/proto_scan.h"
 #include "frontend/onnx/tensor_proto.h"
 #include "ops/registry.h"
 
@@ -98,7 +100,9 @@ Expected<TensorType> Importer::convert_type(const onnx::TypeProto& tp, const std
   if (tt.has_shape()) {
     t.shape.rank_known = true;
     for (auto& d : tt.shape().dim()) {
-      if (d.has_dim_value() && d.dim_value() >= 0)
+      if (d.has_dim_value() && d.dim_value() < 0)
+        return error("{} has a negative dim {}", what, d.dim_value());
+      if (d.has_dim_value())
         t.shape.dims.push_back(Dim::known(d.dim_value()));
       else if (d.has_dim_param() && !d.dim_param().empty())
         t.shape.dims.push_back(Dim::named(d.dim_param()));
@@ -195,6 +199,7 @@ Status Importer::import_graph(const onnx::GraphProto& gp, Graph& g, const Scope*
   for (auto& init : gp.initializer()) {
     auto t = tensor_from_proto(init, base_dir_);
     if (!t) return t.status().with_context(fmt::format("initializer '{}'", init.name()));
+    if (scope.names.count(init.name())) return error("initializer '{}' is defined twice", init.name());
     scope.names[init.name()] = g.add_constant(init.name(), std::move(*t));
   }
   if (gp.sparse_initializer_size() > 0) return error("sparse initializers are not supported");
@@ -202,13 +207,22 @@ Status Importer::import_graph(const onnx::GraphProto& gp, Graph& g, const Scope*
   subgraph_input_dtypes_.clear();
   for (int k = 0; k < gp.input_size(); ++k) {
     const auto& in = gp.input(k);
-    if (scope.names.count(in.name())) continue;  // IR < 4: initializers are listed as inputs too
+    if (auto it = scope.names.find(in.name()); it != scope.names.end()) {
+      if (it->second->is_constant()) continue;  // IR < 4: initializers are listed as inputs too
+      return error("graph input '{}' is declared twice", in.name());
+    }
     if (parent && !in.type().has_tensor_type() && !in.type().has_sequence_type() &&
         !in.type().has_optional_type() && k < (int)hints.size() && hints[k]) {
       scope.names[in.name()] = g.add_input(in.name(), TensorType{*hints[k], Shape::unknown_rank()});
       continue;
     }
-    WEEC_ASSIGN_OR_RETURN(TensorType t, convert_type(in.type(), fmt::format("graph input '{}'", in.name())));
+    std::string what = fmt::format("graph input '{}'", in.name());
+    WEEC_ASSIGN_OR_RETURN(TensorType t, convert_type(in.type(), what));
+    // Known dims alone may already be absurd: [N, 10^12] can never be run.
+    Dims known;
+    for (const Dim& d : t.shape.dims)
+      if (d.is_known()) known.push_back(d.value);
+    WEEC_TRY(check_tensor_size(t.dtype, known).with_context(what));
     scope.names[in.name()] = g.add_input(in.name(), t);
   }
   for (auto& np : gp.node()) {
@@ -244,6 +258,9 @@ Status Importer::import_node(const onnx::NodeProto& np, Graph& g, Scope& scope, 
     auto t = constant_node_value(np, base_dir_);
     if (!t) return fail(t.status().message());
     if (np.output_size() != 1) return fail("Constant must have one output");
+    if (scope.names.count(np.output(0)))
+      return fail(
+          fmt::format("output '{}' is already defined (every value must be assigned once)", np.output(0)));
     scope.names[np.output(0)] = g.add_constant(fresh(np.output(0)), std::move(*t));
     return Status::ok();
   }
@@ -319,6 +336,8 @@ Status Importer::import_node(const onnx::NodeProto& np, Graph& g, Scope& scope, 
       outs.push_back(nullptr);
       continue;
     }
+    if (scope.names.count(name))
+      return fail(fmt::format("output '{}' is already defined (every value must be assigned once)", name));
     Value* v = g.add_value(fresh(name));
     scope.names[name] = v;
     outs.push_back(v);
@@ -338,7 +357,11 @@ Status Importer::import_node(const onnx::NodeProto& np, Graph& g, Scope& scope, 
   for (size_t i = first_new; i < g.nodes().size(); ++i) {
     Status st = validate_node(*g.nodes()[i]);
     if (st.is_ok()) st = infer_node(*g.nodes()[i]);
-    if (!st) return fail(st.message());
+    if (!st) {
+      // fail() names the node with its opset; drop the shorter prefix.
+      std::string msg = st.message(), prefix = g.nodes()[i]->describe() + ": ";
+      return fail(msg.rfind(prefix, 0) == 0 ? msg.substr(prefix.size()) : msg);
+    }
   }
   return Status::ok();
 }
@@ -410,9 +433,10 @@ Expected<ImportedModel> import_parsed(const onnx::ModelProto& model, const std::
 }
 
 Status parse_model(std::string_view bytes, onnx::ModelProto& model) {
-  if (bytes.size() > (size_t)INT32_MAX || !model.ParseFromArray(bytes.data(), (int)bytes.size()))
-    return error(
-        "not a valid ONNX model: the protobuf could not be parsed (truncated or not an .onnx file?)");
+  if (bytes.size() > (size_t)INT32_MAX)
+    return error("not a valid ONNX model: {} bytes is more than protobuf can parse (2 GiB)", bytes.size());
+  if (!model.ParseFromArray(bytes.data(), (int)bytes.size()))
+    return error("not a valid ONNX model: {}", diagnose_unparsable_model(bytes));
   if (!model.has_graph()) return error("not a valid ONNX model: it has no graph");
   return Status::ok();
 }
@@ -436,6 +460,7 @@ Expected<ImportedModel> import_onnx_bytes(std::string_view bytes, const std::str
                                           const ImportOptions& options) {
   onnx::ModelProto model;
   WEEC_TRY(parse_model(bytes, model));
+  WEEC_TRY(precheck_tensors(model, base_dir));
   if (options.run_checker) WEEC_TRY(run_checker([&] { onnx::checker::check_model(model); }));
   return import_parsed(model, base_dir);
 }
@@ -448,11 +473,13 @@ Expected<ImportedModel> import_onnx_file(const std::string& path, const ImportOp
   std::string bytes = ss.str();
   onnx::ModelProto model;
   WEEC_TRY(parse_model(bytes, model).with_context(path));
+  std::string base_dir = std::filesystem::path(path).parent_path().string();
+  WEEC_TRY(precheck_tensors(model, base_dir).with_context(path));
   // The checker resolves external data relative to the model only when it is
   // given the path (it reads the file itself; the public API has no other way).
   if (options.run_checker)
     WEEC_TRY(run_checker([&] { onnx::checker::check_model(path); }).with_context(path));
-  auto m = import_parsed(model, std::filesystem::path(path).parent_path().string());
+  auto m = import_parsed(model, base_dir);
   if (!m) return m.status().with_context(path);
   return m;
 }

@@ -2,6 +2,8 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -82,39 +84,81 @@ std::string onnx_dtype_name(int code) {
   return fmt::format("dtype code {}", code);
 }
 
+Expected<std::filesystem::path> resolve_external_location(const onnx::TensorProto& p,
+                                                          const std::string& base_dir) {
+  namespace fs = std::filesystem;
+  std::string location;
+  for (auto& kv : p.external_data())
+    if (kv.key() == "location") location = kv.value();
+  if (location.empty()) return error("tensor '{}': external data has no location", p.name());
+  // Refuse on the name first (absolute, any '..'), then on where it really
+  // leads: a symlink inside the directory may still point out of it.
+  fs::path rel(location);
+  bool dotdot = false;
+  for (auto& part : rel) dotdot = dotdot || part == "..";
+  auto outside = [&] {
+    return error("tensor '{}': external data location '{}' is outside the model's directory", p.name(),
+                 location);
+  };
+  if (rel.is_absolute() || rel.has_root_name() || rel.has_root_directory() || dotdot) return outside();
+  std::error_code ec;
+  fs::path base = fs::canonical(base_dir.empty() ? "." : base_dir, ec);
+  if (ec) return error("tensor '{}': cannot resolve the model's directory '{}'", p.name(), base_dir);
+  fs::path full = base / rel;
+  if (!fs::exists(full, ec))
+    return error("tensor '{}': cannot open external data file '{}'", p.name(), full.string());
+  fs::path real = fs::canonical(full, ec);
+  if (ec) return error("tensor '{}': cannot resolve external data file '{}'", p.name(), full.string());
+  auto [b, r] = std::mismatch(base.begin(), base.end(), real.begin(), real.end());
+  if (b != base.end()) return outside();
+  if (!fs::is_regular_file(real, ec))
+    return error("tensor '{}': external data location '{}' is not a regular file", p.name(), location);
+  return real;
+}
+
 namespace {
 
-Status read_external(const onnx::TensorProto& p, const std::string& base_dir, std::string& out) {
-  std::string location;
+// A decimal offset or length; hostile files may hold anything there.
+Expected<int64_t> parse_size(const onnx::TensorProto& p, const std::string& key, const std::string& text) {
+  int64_t v = -1;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v < 0)
+    return error("tensor '{}': external data {} '{}' is not a non-negative 64-bit integer", p.name(), key,
+                 text);
+  return v;
+}
+
+// Reads exactly `want` bytes of external data; any mismatch is refused before
+// allocating, so a bogus length cannot make us read a huge file.
+Status read_external(const onnx::TensorProto& p, const std::string& base_dir, int64_t want,
+                     std::string& out) {
   int64_t offset = 0, length = -1;
   for (auto& kv : p.external_data()) {
-    if (kv.key() == "location")
-      location = kv.value();
-    else if (kv.key() == "offset")
-      offset = std::stoll(kv.value());
-    else if (kv.key() == "length")
-      length = std::stoll(kv.value());
+    if (kv.key() == "offset") {
+      WEEC_ASSIGN_OR_RETURN(offset, parse_size(p, "offset", kv.value()));
+    } else if (kv.key() == "length") {
+      WEEC_ASSIGN_OR_RETURN(length, parse_size(p, "length", kv.value()));
+    }
   }
-  if (location.empty()) return error("tensor '{}': external data has no location", p.name());
-  std::filesystem::path rel(location);
-  if (rel.is_absolute() || location.find("..") != std::string::npos)
-    return error("tensor '{}': external data location '{}' must be relative to the model", p.name(),
-                 location);
-  std::filesystem::path full = std::filesystem::path(base_dir) / rel;
+  WEEC_ASSIGN_OR_RETURN(std::filesystem::path full, resolve_external_location(p, base_dir));
   std::ifstream f(full, std::ios::binary);
   if (!f) return error("tensor '{}': cannot open external data file '{}'", p.name(), full.string());
   f.seekg(0, std::ios::end);
   int64_t size = f.tellg();
-  if (offset < 0 || offset > size)
-    return error("tensor '{}': external data offset {} is past the end of '{}'", p.name(), offset,
-                 full.string());
+  if (offset > size)
+    return error("tensor '{}': external data offset {} is past the end of '{}' ({} bytes)", p.name(), offset,
+                 full.string(), size);
   if (length < 0) length = size - offset;
-  if (offset + length > size)
-    return error("tensor '{}': external data [{}, {}) is past the end of '{}' ({} bytes)", p.name(), offset,
-                 offset + length, full.string(), size);
+  if (length > size - offset)  // offset + length could overflow
+    return error("tensor '{}': external data of {} bytes at offset {} runs past the end of '{}' ({} bytes)",
+                 p.name(), length, offset, full.string(), size);
+  if (length != want)
+    return error("tensor '{}' has {} bytes of raw data but its shape {} of {} needs {}", p.name(), length,
+                 dims_str(Dims(p.dims().begin(), p.dims().end())), onnx_dtype_name(p.data_type()), want);
   out.resize(length);
   f.seekg(offset);
   f.read(out.data(), length);
+  if (!f) return error("tensor '{}': cannot read external data from '{}'", p.name(), full.string());
   return Status::ok();
 }
 
@@ -130,18 +174,12 @@ Expected<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string
   auto dt = dtype_from_onnx(p.data_type());
   if (!dt) return error("tensor '{}': dtype {} is not supported", p.name(), onnx_dtype_name(p.data_type()));
   if (p.has_segment()) return error("tensor '{}': segmented tensors are not supported", p.name());
-  Dims dims;
-  for (int64_t d : p.dims()) {
-    if (d < 0) return error("tensor '{}': negative dim {}", p.name(), d);
-    dims.push_back(d);
-  }
-  // Guard against absurd sizes from corrupt files before allocating.
-  int64_t n = 1;
-  for (int64_t d : dims) {
-    if (d != 0 && n > (int64_t(1) << 40) / d)
-      return error("tensor '{}': shape {} is too large", p.name(), dims_str(dims));
-    n *= d;
-  }
+  Dims dims(p.dims().begin(), p.dims().end());
+  // Refuse negative, overflowing and absurd shapes before allocating.
+  auto n_or = checked_numel(dims);
+  if (!n_or) return n_or.status().with_context(fmt::format("tensor '{}'", p.name()));
+  WEEC_TRY(check_tensor_size(*dt, dims).with_context(fmt::format("tensor '{}'", p.name())));
+  int64_t n = *n_or;
   DType t = *dt;
   auto size_error = [&](int64_t have) {
     return error("tensor '{}' has {} values but its shape {} needs {}", p.name(), have, dims_str(dims), n);
@@ -157,7 +195,7 @@ Expected<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string
   std::string external;
   const std::string* raw = nullptr;
   if (p.data_location() == onnx::TensorProto::EXTERNAL) {
-    WEEC_TRY(read_external(p, base_dir, external));
+    WEEC_TRY(read_external(p, base_dir, n * (int64_t)dtype_size(t), external));
     raw = &external;
   } else if (p.has_raw_data()) {
     raw = &p.raw_data();

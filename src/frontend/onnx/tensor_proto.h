@@ -3,6 +3,7 @@
 // `.pb` tensor files.
 #pragma once
 
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -24,6 +25,12 @@ std::string onnx_dtype_name(int code);  // "FLOAT", "COMPLEX64", ... for message
 // `base_dir`. Errors name the tensor and say what is wrong (size mismatch,
 // unsupported dtype, missing external file).
 Expected<Tensor> tensor_from_proto(const onnx::TensorProto& proto, const std::string& base_dir = "");
+// Where a tensor's external data lives: its `location`, which must be a
+// relative path inside `base_dir` (no '..', not absolute, no symlink leading
+// out) naming a regular file. The importer checks every tensor with this
+// before the ONNX checker touches the files.
+Expected<std::filesystem::path> resolve_external_location(const onnx::TensorProto& proto,
+                                                          const std::string& base_dir);
 void tensor_to_proto(const Tensor& t, const std::string& name, onnx::TensorProto& proto);
 
 // A serialized TensorProto file (the ONNX test-data `.pb` format).
