@@ -45,7 +45,8 @@ std::string compare(const std::vector<Tensor>& got, const std::vector<Tensor>& w
     int bad = 0;
     for (int64_t i = 0; i < want[k].numel() && bad < 3; ++i) {
       const double a = got[k].get_double(i), e = want[k].get_double(i);
-      const bool same = (std::isnan(a) && std::isnan(e)) || std::fabs(a - e) <= atol + rtol * std::fabs(e);
+      const bool same =
+          a == e || (std::isnan(a) && std::isnan(e)) || std::fabs(a - e) <= atol + rtol * std::fabs(e);
       if (!same) msg += fmt::format("{}output {} element {}: {} vs {}", bad++ ? ", " : "", k, i, a, e);
     }
   }
