@@ -62,6 +62,13 @@ Expected<std::vector<Tensor>> run_c(const Graph& g, const Case& c) {
 
 }  // namespace
 
+Tensor random_input(const Dims& dims, std::mt19937& rng) {
+  Tensor t(DType::F32, dims);
+  std::uniform_real_distribution<double> u(-1, 1);
+  for (int64_t i = 0; i < t.numel(); ++i) t.set_double(i, u(rng));
+  return t;
+}
+
 std::string check(const Case& c) {
   const Graph& g = *c.graph;
   auto want = run_graph(g, ptrs(c.feeds));
@@ -116,10 +123,7 @@ std::unique_ptr<Graph> cut_before(const Graph& g, size_t k, std::vector<Tensor>&
   h->replace_all_uses(in, x);
   h->inputs = {x};
   h->remove_unused_values();  // `in` too
-  Tensor t(DType::F32, dims);
-  std::uniform_real_distribution<double> u(-1, 1);
-  for (int64_t i = 0; i < t.numel(); ++i) t.set_double(i, u(rng));
-  feeds = {std::move(t)};
+  feeds = {random_input(dims, rng)};
   return h;
 }
 
@@ -146,12 +150,7 @@ std::string shrink(std::unique_ptr<Graph>& g, Case& c) {
       t.graph = h.get();
       t.feeds = feeds;
       if (!t.calib.empty())
-        for (auto& s : t.calib) {
-          Tensor x(DType::F32, feeds[0].dims());
-          std::uniform_real_distribution<double> u(-1, 1);
-          for (int64_t i = 0; i < x.numel(); ++i) x.set_double(i, u(rng));
-          s = {std::move(x)};
-        }
+        for (auto& s : t.calib) s = {random_input(feeds[0].dims(), rng)};
       if (auto f = check(t); !f.empty()) {
         g = std::move(h), c = t, c.graph = g.get(), failure = f, progress = true;
       }

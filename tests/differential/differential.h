@@ -9,6 +9,7 @@
 //                  against its generated C: bit-exact.
 #pragma once
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,9 @@ struct Case {
   std::vector<std::vector<Tensor>> calib;  // int8 when not empty
   std::string cc = "cc";
 };
+
+// An f32 tensor of `dims`, uniform in [-1, 1]: the inputs of every check.
+Tensor random_input(const Dims& dims, std::mt19937& rng);
 
 // Empty when every comparison agrees; else what differed, first line naming the check.
 std::string check(const Case& c);

@@ -11,7 +11,6 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <random>
 
 #include "differential.h"
 #include "ir/parser.h"
@@ -25,12 +24,7 @@ using namespace weec;
 
 std::vector<Tensor> random_inputs(const Graph& g, std::mt19937& rng) {
   std::vector<Tensor> v;
-  std::uniform_real_distribution<double> u(-1, 1);
-  for (const Value* in : g.inputs) {
-    Tensor t(DType::F32, in->type.shape.static_dims());
-    for (int64_t i = 0; i < t.numel(); ++i) t.set_double(i, u(rng));
-    v.push_back(std::move(t));
-  }
+  for (const Value* in : g.inputs) v.push_back(diff::random_input(in->type.shape.static_dims(), rng));
   return v;
 }
 
