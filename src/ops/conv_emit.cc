@@ -242,12 +242,20 @@ class ConvWriter {
 
 }  // namespace
 
-// Float 1-D/2-D convs are GEMMs (conv_gemm_emit.cc); integer, transposed
-// and 3-D ones take the per-tap loop nest above.
+// Float 1-D/2-D convs are GEMMs (conv_gemm_emit.cc), depthwise ones with
+// AVX-512 where the CPU has it (depthwise_emit.cc); integer, transposed and
+// 3-D ones take the per-tap loop nest above.
 Status emit_conv(CEmitContext& c, const ConvEmitSpec& s) {
   if (s.p.batch == 0 || s.p.c_out == 0 || numel_of(s.p.w.out) == 0) return Status::ok();
-  if (conv_gemm_applies(c, s) && emit_conv_gemm(c, s)) return Status::ok();
-  return ConvWriter(c, s).run();
+  const bool dw = depthwise_applies(c, s);
+  if (dw) {
+    emit_depthwise_avx512(c, s);  // if (AVX-512) { ... } else
+    c.w.open("{{");
+  }
+  Status st = Status::ok();
+  if (!conv_gemm_applies(c, s) || !emit_conv_gemm(c, s)) st = ConvWriter(c, s).run();
+  if (dw) c.w.close();
+  return st;
 }
 
 std::string requantize_helper(CEmitBase& c, DType to) {

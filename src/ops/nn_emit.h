@@ -44,23 +44,35 @@ Status emit_conv(CEmitContext& c, const ConvEmitSpec& s);
 bool conv_gemm_applies(const CEmitContext& c, const ConvEmitSpec& s);
 bool emit_conv_gemm(CEmitContext& c, const ConvEmitSpec& s);
 
+// Float depthwise convs (group = C_in = C_out) of stride 1 and OW = W
+// (depthwise_emit.cc): whether the AVX-512 kernel takes them, and its
+// emission, the node's whole output: "if (weec_cpu_avx512()) { ... } else"
+// under WEEC_SIMD_AVX512, for the caller to follow with a block of the
+// GEMM path.
+bool depthwise_applies(const CEmitContext& c, const ConvEmitSpec& s);
+void emit_depthwise_avx512(CEmitContext& c, const ConvEmitSpec& s);
+
 // The float GEMM helper (simd_gemm_emit.cc), registered once per file;
 // returns its name. A call
 //   weec_sgemm(M, N, nc, nt, a, lda, b, ldb, toff, c, ldc)
 // sets, for m < M and j < N,
 //   c[m * ldc + j] = sum_{ic < nc, t < nt} a[m * lda + ic * nt + t] * b[ic * ldb + toff[t] + j]
 // (every argument an int32_t or float pointer; c must not overlap a or b).
-// Register-tiled AVX2+FMA code where the CPU has it (x86-64, GCC/Clang),
-// 4-wide vector extensions with SSE2/NEON, plain C otherwise.
+// Register-tiled AVX-512 or AVX2+FMA code where the CPU has it (x86-64,
+// GCC/Clang), 4-wide vector extensions with SSE2/NEON, plain C otherwise.
 std::string sgemm_helper(CEmitBase& c);
 // Feature tests every SIMD helper relies on, registered once: where the
 // AVX2 code may run, WEEC_SIMD_AVX2 is defined and weec_cpu_avx2_fma()
 // says whether this CPU has AVX2 and FMA. -DWEEC_NO_SIMD (plain C) and
 // -DWEEC_NO_AVX2 turn them off.
 void simd_prelude(CModuleNeeds& needs);
-// The prelude plus the 4-wide float vector types of GCC's vector extensions
-// (WEEC_SIMD_VEC4), for float kernels only.
+// The prelude plus the 4-wide float vector types of GCC's vector
+// extensions (WEEC_SIMD_VEC4), for float kernels only.
 void simd_float_vectors(CModuleNeeds& needs);
+// The prelude plus the AVX-512 feature test, for files that call it:
+// WEEC_SIMD_AVX512 and weec_cpu_avx512() (off with -DWEEC_NO_AVX512, or
+// -DWEEC_NO_AVX2 which turns off both).
+void simd_avx512(CModuleNeeds& needs);
 // Whether an anchor's weec_sgemm may write output 0's buffer (c.out(0))
 // before storing through store() in place (matmul_emit.cc): not when a fused
 // epilogue changes its type or shape, nor when it reads a value of the

@@ -34,7 +34,8 @@ namespace weec::qop {
 
 namespace {
 
-constexpr int64_t kMr = 6, kMaxPositions = 256, kColBudget = 4096, kMaxPadded = 16384, kSimdMin = 16;
+constexpr int64_t kMr = 6, kMaxPositions = 256, kColBudget = 4096, kMaxPadded = 16384, kSimdMin = 16,
+                  kMaxPacked = 32768;
 
 enum class Source { Direct, Padded, Plane16, Im2col };
 
@@ -186,11 +187,45 @@ class QConvWriter {
       m0_t_ = avx2_table(c_, "m0", m0);
       right_t_ = avx2_table(c_, "right", right);
       if (any_bias_) bias_t_ = avx2_table(c_, "bias", bias);
+      declare_vnni(w, add_ok);
     }
     cpu_ = c_.var("simd");
     c_.w.line("#if defined(WEEC_SIMD_AVX2)");
     c_.w.line("const int {} = weec_cpu_avx2_fma();", cpu_);
     c_.w.line("#endif");
+    if (vnni_.empty()) return;
+    c_.w.line("#if defined(WEEC_SIMD_VNNI)");
+    c_.w.line("const int {} = weec_cpu_avx512vnni();", vnni_);
+    c_.w.line("#endif");
+  }
+
+  // The AVX-512 VNNI form (q8_vnni_emit.cc) where it pays: several output
+  // channels per group share each packing of B (not depthwise), and the
+  // packed block stays small.
+  void declare_vnni(const int8_t* w, bool add_ok) {
+    const int64_t k4n = (K_ + 3) / 4, np = pitch16(rows_ * g_.OW);
+    if (cout_g_ < 4 || k4n * np * 4 > kMaxPacked) return;
+    const DType xt = c_.input_dtype(0);
+    std::vector<int32_t> roff, bias;
+    for (int64_t q = 0; q < 4 * k4n; ++q) roff.push_back((int32_t)offset(std::min(q, K_ - 1)));
+    bool any = false;
+    for (int64_t oc = 0; oc < s_.p.c_out; ++oc) {  // int8 X is read as x + 128
+      int64_t sum = 0;
+      for (int64_t q = 0; q < K_; ++q) sum += w[oc * K_ + q];
+      const int64_t b = bias_[oc] - (xt == DType::I8 ? 128 * sum : 0);
+      bias.push_back((int32_t)(uint32_t)(uint64_t)b);  // wraps like the kernel's sums: exact where acc fits
+      any = any || b != 0;
+    }
+    vnni_ = c_.var("vnni");
+    k4n_ = k4n;
+    np_ = np;
+    if (any) vbias_ = avx2_table(c_, "vbias", bias);
+    vroff_ = avx2_table(c_, "vroff", roff);
+    wq_ = avx2_table(c_, "wq", pack_quads(w, s_.p.c_out, K_));
+    vconv_ = vnni_conv(c_, add_ok);
+    vpack_ = vnni_pack(c_, B_ == "int16_t" ? DType::I16 : xt, xt);
+    packed_ = c_.scratch(DType::U8, k4n * np * 4, "packed");
+    c_.w.line("(void){}; /* VNNI builds only */", packed_);
   }
 
   // Offset of tap q in B, relative to a block's first position.
@@ -232,6 +267,12 @@ class QConvWriter {
       const std::string base = src_ == Source::Direct ? x_group() : col_;
       c_.w.line("const {}* {} = {} + {} * {};", B_, bb_, base, oh0, pitch_);
     }
+    if (!vnni_.empty()) {
+      c_.w.line("#if defined(WEEC_SIMD_VNNI)");
+      c_.w.line("if ({}) {}({}, {}, {}, {}, {}, {}, {}, {});", vnni_, vpack_, bb_, vroff_, k4n_, rows, g_.OW,
+                src_ == Source::Im2col ? g_.OW : pitch_, packed_, np_);
+      c_.w.line("#endif");
+    }
     const int64_t full = cout_g_ / kMr * kMr;
     if (full > 0) {
       std::string o0 = c_.var("oc");
@@ -250,6 +291,17 @@ class QConvWriter {
   void channel_block(const std::string& o0, int64_t mr, int64_t L, const std::string& oh0, int64_t rows) {
     const std::string oc0 = grp_ == "0" ? o0 : fmt::format("{} * {} + {}", grp_, cout_g_, o0);
     const bool simd = simd_ && L >= kSimdMin;
+    if (!vnni_.empty()) {
+      const RqBounds bd = rq_bounds(s_.rq);
+      const std::string at = fmt::format(" + ({})", oc0);
+      c_.w.line("#if defined(WEEC_SIMD_VNNI)");
+      c_.w.line("if ({}) {}({}, {}, {}, {} + ({}) * {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}); else", vnni_,
+                vconv_, mr, rows * g_.OW, k4n_, wq_, oc0, k4n_, packed_, np_, acc_, ld_,
+                vbias_.empty() ? "(const int32_t*)0" : vbias_ + at, m0_t_ + at, right_t_ + at, lit32(bd.lo),
+                lit32(bd.hi), lit32(s_.rq.zp));
+      c_.w.line("#endif");
+    }
+    c_.w.open("{{");
     if (simd) {
       c_.w.line("#if defined(WEEC_SIMD_AVX2)");
       c_.w.line("if ({}) {}({}, {}, {}, {} + ({}) * {}, {}, {}, {}, {}); else", cpu_, gemm_, mr, L, pairs_,
@@ -292,6 +344,7 @@ class QConvWriter {
     std::string rr = c_.var("r");
     c_.w.open("{} {{", loop(rr, mr));
     finish_row(fmt::format("{} + {}", oc0, rr), fmt::format("{} + {} * {}", acc_, rr, ld_), rows);
+    c_.w.close();
     c_.w.close();
     rr = c_.var("r");
     c_.w.open("{} {{", loop(rr, mr));
@@ -351,6 +404,9 @@ class QConvWriter {
   DType acc_t_ = DType::I32;
   std::string A_, X_, B_, bias_table_, b_in_, acc_, col_, n_, grp_, bb_, wp_, roff_, gemm_, cpu_;
   std::string fin_, m0_t_, right_t_, bias_t_;  // the AVX2 rescale and its per-channel tables
+  // The VNNI form: its CPU test, kernels, tables and packed B.
+  std::string vnni_, vconv_, vpack_, vroff_, wq_, vbias_, packed_;
+  int64_t k4n_ = 0, np_ = 0;
   RequantC rt_;
 };
 

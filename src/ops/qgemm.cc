@@ -147,9 +147,22 @@ Status qgemm_emit_c(CEmitContext& c) {
   if (!fold && c.has_input(2)) bias_at = fmt::format("{}[{}]", c.in(2), n);
   const std::string acc = c.scratch(acc_t, (s.n + 8) / 8 * 8, "acc");  // the vector rescale's last vector
   const bool simd = fold && fits, simd_rq = simd && qop::requant_simd_ok(rq);
-  std::string gemv, rqf, right_tab, m0_tab, bias_lanes;
+  std::string gemv, rqf, right_tab, m0_tab, bias_lanes, vgemv, corr = "(const int32_t*)0",
+                                                               vnni = c.var("vnni");
   if (simd) {
     gemv = qop::avx2_gemv(c, xt);
+    // AVX-512 VNNI reads int8 X as x + 128: corr[n] = -128 * sum_k W[n, k].
+    vgemv = qop::vnni_gemv(c, xt);
+    if (xt == DType::I8) {
+      std::vector<int32_t> cv(s.n);
+      const int8_t* wp = wc->data<int8_t>();
+      for (int64_t j = 0; j < s.n; ++j) {
+        int32_t sum = 0;
+        for (int64_t q = 0; q < s.k; ++q) sum += wp[j * s.k + q];
+        cv[j] = (int32_t)((uint32_t)sum * 0xffffff80u);  // wraps like the kernel's sums
+      }
+      corr = qop::avx2_table(c, "corr", cv);
+    }
     if (simd_rq) rqf = qop::avx2_requant(c, !bias_tab.empty(), rq.per_channel());
     if (simd_rq && rq.per_channel()) {  // the AVX2 code's own copies, padded to whole vectors
       std::vector<int32_t> right;
@@ -162,6 +175,9 @@ Status qgemm_emit_c(CEmitContext& c) {
     c.w.line("#if defined(WEEC_SIMD_AVX2)");
     c.w.line("const int {} = weec_cpu_avx2_fma();", cpu);
     c.w.line("#endif");
+    c.w.line("#if defined(WEEC_SIMD_VNNI)");
+    c.w.line("const int {} = weec_cpu_avx512vnni();", vnni);
+    c.w.line("#endif");
   }
   auto simd_else = [&](const std::string& call) {
     c.w.line("#if defined(WEEC_SIMD_AVX2)");
@@ -170,7 +186,12 @@ Status qgemm_emit_c(CEmitContext& c) {
   };
   c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", m, s.m);
   c.w.line("const {}* {} = {} + {} * {};", X, xrow, c.in(0), m, s.k);
-  if (simd) simd_else(fmt::format("{}({}, {}, {}, {}, {})", gemv, s.n, s.k, xrow, c.in(1), acc));
+  if (simd) {
+    c.w.line("#if defined(WEEC_SIMD_VNNI)");
+    c.w.line("if ({}) {}({}, {}, {}, {}, {}, {}); else", vnni, vgemv, s.n, s.k, xrow, c.in(1), corr, acc);
+    c.w.line("#endif");
+    simd_else(fmt::format("{}({}, {}, {}, {}, {})", gemv, s.n, s.k, xrow, c.in(1), acc));
+  }
   c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", n, s.n);
   c.w.line("const int8_t* {} = {} + {} * {};", wrow, c.in(1), n, s.k);
   c.w.line("{} {} = 0;", A, sum);

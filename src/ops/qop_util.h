@@ -138,6 +138,31 @@ struct RqBounds {
 };
 RqBounds rq_bounds(const Requant& r);
 
+// ---- AVX-512 VNNI kernels (q8_vnni_emit.cc) ----
+// Each registers its C text (under `#if defined(WEEC_SIMD_VNNI)`) and
+// returns its name. Callers emit the call under the same #if and
+// `if (weec_cpu_avx512vnni())`, ahead of their AVX2 and plain C forms.
+//   pack(b, roff, k4n, rows, w, p, d, np): d[(k4 * np + j) * 4 + i] =
+//     u8(b[roff[4 k4 + i] + (j / w) * p + j % w]) for j < rows * w (all of
+//     it one row when p == w), u8 being x + 128 for int8 X (vnni_pack's x);
+//     b of dtype `b` (X's 8-bit type, or int16 holding X's values).
+//     np >= rows * w, a multiple of 16.
+//   conv(M, N, k4n, wq, bp, np, c, ldc, bias, m0, right, lo, hi, zp), M <= 6:
+//     c[m * ldc + j] = clamp(mbqm(bias[m] + sum_k4 <bp quad (k4, j), wq[m *
+//     k4n + k4]>, m0[m], -right[m]), lo, hi) + zp for j < N (bias may be
+//     null; lo, hi from rq_bounds; `add`: the rounding-add form, as
+//     avx2_finish). For int8 X the bias must include -128 * sum(w).
+//   gemv(N, K, x, w, corr, y): y[n] = corr[n] + sum_k u8(x[k]) * w[n * K + k]
+//     (corr may be null; int8 x counts as x + 128, corr corrects that).
+std::string vnni_pack(CEmitBase& c, DType b, DType x);
+std::string vnni_conv(CEmitBase& c, bool add);
+std::string vnni_gemv(CEmitBase& c, DType x);
+void vnni_prelude(CEmitBase& c);
+std::string vnni_guarded(const std::string& body);
+// Rows of int8 [rows][k] as int32 lanes of 4 taps (byte i = tap 4 k4 + i,
+// 0 past k): the broadcast operand of vpdpbusd.
+std::vector<int32_t> pack_quads(const int8_t* w, int64_t rows, int64_t k);
+
 // ---- QConv's C emitter (qconv_emit.cc) ----
 struct QConvSpec {
   nn::ConvProblem p;  // 1-D or 2-D

@@ -110,12 +110,55 @@ Status check_scalar_params(CScalarContext& c) {
   return Status::ok();
 }
 
+// saturate(round_half_even(v) + zp) for f32 v, without branches or libm
+// calls, so that a loop of it vectorises (nearbyint is a libm call without
+// SSE4.1; GCC does not if-convert float compares, which may trap, so the
+// clamp and the NaN test work on v's bits as integers, read through a union). Clamping |v| to 256
+// first changes no result (|zp| <= 255, and the output range is 8-bit) and
+// keeps it where adding and subtracting 1.5 * 2^23 rounds it to an integer,
+// half to even, in IEEE single precision; the assignments drop any excess
+// precision (C99). NaN (magnitude bits above infinity's) gives 0, as the
+// kernel (v = -zp). -ffast-math could fold the rounding away: nearbyintf
+// there.
+std::string quantize_f32_helper(CEmitBase& c, DType to) {
+  const bool u8 = to == DType::U8;
+  const std::string name = u8 ? "weec_quantize_f32_u8" : "weec_quantize_f32_i8";
+  const std::string rint = c.math("nearbyint", DType::F32);
+  return c.helper(name, fmt::format("static int32_t {0}(float v, int32_t zp) {{\n"
+                                    "  float r;\n"
+                                    "  int32_t q;\n"
+                                    "#if defined(__FAST_MATH__)\n"
+                                    "  if (v != v) return 0;\n"
+                                    "  r = v > -256.0f ? (v < 256.0f ? {1}(v) : 256.0f) : -256.0f;\n"
+                                    "  q = (int32_t)r + zp;\n"
+                                    "  return q < {2} ? {2} : q > {3} ? {3} : q;\n"
+                                    "#else\n"
+                                    "  union {{ float f; uint32_t u; }} t;\n"
+                                    "  uint32_t m;\n"
+                                    "  t.f = v;\n"
+                                    "  m = t.u & 0x7fffffffu;\n"
+                                    "  t.u = (t.u & 0x80000000u) | (m < 0x43800000u ? m : 0x43800000u);\n"
+                                    "  r = t.f + 12582912.0f;\n"
+                                    "  r = r - 12582912.0f;\n"
+                                    "  q = (int32_t)r + zp;\n"
+                                    "  q = q < {2} ? {2} : q > {3} ? {3} : q;\n"
+                                    "  return q & -(int32_t)(m <= 0x7f800000u);\n"
+                                    "#endif\n"
+                                    "}}\n",
+                                    name, rint, u8 ? "0" : "-128", u8 ? "255" : "127"));
+}
+
 // round_half_even(x / scale) + zero_point, saturated: division in f32 (f64
 // for i32 input), as the kernel.
 Expected<std::string> quantize_emit_scalar(CScalarContext& c) {
   WEEC_TRY(check_scalar_params(c));
   const DType out = c.output_dtype();
   if (!is_q8(out)) return c.error("zero point must be u8 or i8");
+  if (c.input_dtype(0) == DType::F32) {
+    std::string zp = c.in.size() > 2 && !c.in[2].empty() ? fmt::format("(int32_t){}", c.in[2]) : "0";
+    return fmt::format("(({}){}((float){} / {}, {}))", c_type(out), quantize_f32_helper(c, out), c.in[0],
+                       c.in[1], zp);
+  }
   std::string q = c.input_dtype(0) == DType::I32 ? fmt::format("((double){} / (double){})", c.in[0], c.in[1])
                                                  : fmt::format("(double)((float){} / {})", c.in[0], c.in[1]);
   std::string zp = c.in.size() > 2 && !c.in[2].empty() ? fmt::format("(int32_t){}", c.in[2]) : "0";

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <set>
 
@@ -256,6 +257,39 @@ TEST(CEmitMisc, QuantizeDetEinsum) {
   n.b.output(
       n.b.op(OpKind::Einsum, {x, n.in("e", {4, 3})}, {{"equation", Attribute::of_string("bij,jk->bki")}}));
   expect_c_matches(n);
+}
+
+// QuantizeLinear from f32 at the edges of the generated code's branch-free
+// rounding (integer clamp on the bits, +-1.5 * 2^23): halves (to even),
+// the clamp bounds, huge values, infinities, NaN, denormals, -0, for int8
+// and uint8 with zero points at both ends. The interpreter's kernel rounds
+// in double with nearbyint: an independent implementation.
+TEST(CEmitNn, QuantizeLinearEdgeValues) {
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> v = {0.5f,      1.5f,       2.5f,        -0.5f,     -1.5f,    -2.5f,       127.5f,
+                          128.5f,    -128.5f,    -129.5f,     255.5f,    256.0f,   256.5f,      -256.f,
+                          -256.5f,   1e9f,       -1e9f,       3.4e38f,   -3.4e38f, inf,         -inf,
+                          NAN,       -NAN,       1e-40f,      -1e-40f,   -0.0f,    0.49999997f, 8388607.5f,
+                          8388608.f, 16777215.f, -4194303.5f, 254.49998f};
+  for (int64_t k = 0; k < 300; ++k) v.push_back((float)(k - 150) * 0.75f + 0.25f);
+  const int64_t n = (int64_t)v.size();
+  for (float scale : {1.0f, 0.5f, 3.0f})
+    for (auto [dt, zp] : {std::pair{DType::I8, -128},
+                          {DType::I8, 127},
+                          {DType::I8, 0},
+                          {DType::U8, 0},
+                          {DType::U8, 255},
+                          {DType::U8, 17}}) {
+      Net net;
+      Value* x = net.b.input("x", static_type(DType::F32, {n}));
+      net.feeds.push_back(Tensor::from_vector<float>({n}, v));
+      Tensor z(dt, {});
+      z.set_double(0, zp);
+      net.b.output(net.b.op(OpKind::QuantizeLinear,
+                            {x, net.cst("s", Tensor::scalar<float>(scale)), net.cst("z", std::move(z))}));
+      SCOPED_TRACE(fmt::format("scale {} zero point {} {}", scale, zp, dtype_name(dt)));
+      expect_c_matches(net);
+    }
 }
 
 TEST(CEmitRnn, GruLstmRnnVariants) {

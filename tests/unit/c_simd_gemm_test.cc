@@ -1,15 +1,17 @@
 // The SIMD paths of the C backend: the weec_sgemm helper behind float
-// convolutions (AVX2+FMA, 4-wide vector extensions, plain C) and the AVX2
-// clones of large nodes. Each graph runs through the interpreter
-// (unoptimised; the reference kernels compute in double: the oracle) and
-// through the O2 pipeline and the C backend, built once per implementation
-// (-DWEEC_NO_AVX2 leaves the vector extensions, -DWEEC_NO_SIMD plain C,
-// -mavx2 -mfma the AVX2 code without the run-time test) and with gcc and
-// clang. Shapes are picked to reach every tile of the helper: row tiles of
-// 6/4/2/1, column tiles of 4, 2 and 1 vectors with an overlapping last
-// tile, N below the vector width, and each input layout of the conv
-// emitter (X itself, shifted copies with wrapped columns masked, a pitched
-// padded plane, im2col), in one block of output rows or several.
+// convolutions (AVX-512, AVX2+FMA, 4-wide vector extensions, plain C), the
+// AVX-512 depthwise kernel and the AVX2 clones of large nodes. Each graph
+// runs through the interpreter (unoptimised; the reference kernels compute
+// in double: the oracle) and through the O2 pipeline and the C backend,
+// built once per implementation (-DWEEC_NO_AVX512 leaves AVX2,
+// -DWEEC_NO_AVX2 the vector extensions, -DWEEC_NO_SIMD plain C, -mavx2
+// -mfma and -mavx512f -mfma the code without the run-time test; AVX-512
+// runs only where the CPU has it) and with gcc and clang. Shapes are picked
+// to reach every tile of the helper: row tiles of 6/4/2/1, column tiles of
+// 4, 2 and 1 vectors with an overlapping or masked last tile, N below the
+// vector width, and each input layout of the conv emitter (X itself,
+// shifted copies with wrapped columns masked, a pitched padded plane,
+// im2col), in one block of output rows or several.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -70,13 +72,18 @@ std::string expect_all_builds_match(Net& n) {
   auto code = generate_c(*c);
   EXPECT_TRUE(code.has_value()) << code.status().message();
   if (!code) return "";
-  const std::vector<std::pair<std::string, std::vector<std::string>>> builds = {
+  std::vector<std::pair<std::string, std::vector<std::string>>> builds = {
       {"gcc", {"-O2"}},
+      {"gcc", {"-O2", "-DWEEC_NO_AVX512"}},
       {"gcc", {"-O2", "-DWEEC_NO_AVX2"}},
       {"gcc", {"-O2", "-DWEEC_NO_SIMD"}},
       {"gcc", {"-O3", "-mavx2", "-mfma"}},
       {"clang", {"-O2"}},
+      {"clang", {"-O2", "-DWEEC_NO_AVX512"}},
       {"clang", {"-O2", "-DWEEC_NO_AVX2"}}};
+  // Built without the run-time test, AVX-512 code can only run on a CPU
+  // that has it; elsewhere the dispatched builds above take the AVX2 path.
+  if (__builtin_cpu_supports("avx512f")) builds.push_back({"gcc", {"-O3", "-mavx512f", "-mfma"}});
   for (auto& [cc, flags] : builds) {
     CBuildOptions opt;
     opt.cc = cc;
@@ -161,9 +168,9 @@ TEST(CSimdGemm, PitchedPlaneXAndIm2col) {
 // residual's buffer, so the GEMM must not write the output first.
 TEST(CSimdGemm, ResidualEpilogueUsesScratch) {
   Net n;
-  Value* x = n.in("x", {1, 8, 6, 5});
-  Value* r = n.b.op(OpKind::Relu, {n.in("r", {1, 8, 6, 5})});
-  Value* y = n.b.op(OpKind::Conv, {x, n.cst("w", {8, 8, 1, 1}), n.cst("b", {8})});
+  Value* x = n.in("x", {1, 24, 6, 5});  // 17,280 MACs: the AVX-512 GEMM too
+  Value* r = n.b.op(OpKind::Relu, {n.in("r", {1, 24, 6, 5})});
+  Value* y = n.b.op(OpKind::Conv, {x, n.cst("w", {24, 24, 1, 1}), n.cst("b", {24})});
   n.b.output(n.b.op(OpKind::Add, {y, r}));
   std::string src = expect_all_builds_match(n);
   EXPECT_NE(src.find("acc_"), std::string::npos) << "the GEMM should write a scratch block";
@@ -180,6 +187,40 @@ TEST(CSimdGemm, MatMulBatchesVectorsAndRowBlocks) {
   n.b.output(n.b.op(OpKind::Add, {big, n.in("r", {300, 40})}));
   std::string src = expect_all_builds_match(n);
   EXPECT_NE(src.find("acc_"), std::string::npos) << "the last MatMul should use scratch row blocks";
+}
+
+// Every graph above has a node of at least 16,384 MACs, so its file has the
+// AVX-512 GEMM too; a tiny graph's file does not.
+TEST(CSimdGemm, Avx512GemmOnlyForLargeGraphs) {
+  Net n;
+  n.b.output(n.b.op(OpKind::MatMul, {n.in("a", {4, 12}), n.in("b", {12, 20})}));
+  std::string src = expect_all_builds_match(n);
+  EXPECT_NE(src.find("weec_sgemm("), std::string::npos);
+  EXPECT_EQ(src.find("weec_sgemm_6x4_avx512"), std::string::npos);
+}
+
+// Depthwise convs of stride 1 and OW = W take the AVX-512 kernel: planes
+// not a multiple of 16, taps beyond one vector, dilations, asymmetric and
+// one-sided pads, 1-D, batches, and an epilogue reading a same-shaped
+// residual (each plane through scratch).
+TEST(CSimdGemm, DepthwiseKernel) {
+  std::string src = conv_relu({
+      {{2, 64, 25, 5}, {64, 1, 3, 3}, conv_attrs({1, 1, 1, 1}, {}, {}, 64)},    // DS-CNN's, batch 2
+      {{1, 3, 7, 9}, {3, 1, 3, 3}, conv_attrs({1, 1, 1, 1}, {}, {}, 3)},        // 63 positions
+      {{1, 4, 12, 20}, {4, 1, 5, 5}, conv_attrs({2, 2, 2, 2}, {}, {}, 4)},      // taps 42 apart
+      {{1, 2, 11, 13}, {2, 1, 3, 3}, conv_attrs({2, 2, 2, 2}, {}, {2, 2}, 2)},  // dilated
+      {{1, 3, 6, 8}, {3, 1, 3, 2}, conv_attrs({0, 1, 2, 0}, {}, {}, 3)},        // asymmetric, OH != H
+      {{1, 5, 33}, {5, 1, 4}, conv_attrs({2, 1}, {}, {}, 5)},                   // 1-D
+      {{1, 2, 1, 16}, {2, 1, 1, 3}, conv_attrs({0, 1, 0, 1}, {}, {}, 2)},       // one vector
+      {{1, 8, 13, 11}, {8, 1, 2, 1}, conv_attrs({}, {}, {3, 1}, 8)},  // taps skip a vector (WeeNet 469)
+  });
+  EXPECT_NE(src.find("weec_dwconv_avx512_"), std::string::npos);
+  EXPECT_NE(src.find("weec_sgemm_6x4_avx512"), std::string::npos);
+  Net n;
+  Value* y = n.b.op(OpKind::Conv, {n.in("x", {1, 40, 9, 7}), n.cst("w", {40, 1, 3, 3}), n.cst("b", {40})},
+                    conv_attrs({1, 1, 1, 1}, {}, {}, 40));
+  n.b.output(n.b.op(OpKind::Add, {y, n.b.op(OpKind::Relu, {n.in("r", {1, 40, 9, 7})})}));
+  EXPECT_NE(expect_all_builds_match(n).find("dw_"), std::string::npos) << "planes should go through scratch";
 }
 
 // Large nodes get an AVX2 clone behind a CPU test; small ones do not.

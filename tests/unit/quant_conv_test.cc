@@ -247,6 +247,7 @@ TEST(QuantConv, FusedEpilogue) {
   int fused = 0;
   expect_c_matches_interp(n, &fused);
   EXPECT_EQ(fused, 1);
+  if (cpu_has_vnni()) expect_c_matches_interp(n, nullptr, "cc", {"-DWEEC_NO_AVX512"});
   expect_c_matches_interp(n, nullptr, "cc", {"-DWEEC_NO_SIMD"});
 }
 

@@ -193,11 +193,24 @@ inline std::string expect_c_matches_interp(QNet& n, int* fused = nullptr, const 
   return code->header + code->source;
 }
 
-// Both forms of the generated C against the interpreter: as built (the
-// AVX2 kernels where the CPU has them) and with -DWEEC_NO_SIMD (plain C
-// only). Returns the C source.
+// Whether this machine runs the AVX-512 VNNI kernels: there the default
+// build takes them, and -DWEEC_NO_AVX512 keeps the AVX2 ones tested too.
+inline bool cpu_has_vnni() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw");
+#else
+  return false;
+#endif
+}
+
+// Every form of the generated C against the interpreter: as built (the
+// VNNI or AVX2 kernels where the CPU has them), with -DWEEC_NO_AVX512 on
+// VNNI machines (the AVX2 kernels) and with -DWEEC_NO_SIMD (plain C only).
+// Returns the C source.
 inline std::string expect_c_both_paths_match(QNet& n) {
   std::string code = expect_c_matches_interp(n);
+  if (cpu_has_vnni()) expect_c_matches_interp(n, nullptr, "cc", {"-DWEEC_NO_AVX512"});
   expect_c_matches_interp(n, nullptr, "cc", {"-DWEEC_NO_SIMD"});
   return code;
 }
