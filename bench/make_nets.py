@@ -6,7 +6,10 @@ keyword-spotting CNN (DS-CNN) on 1x1x49x10 with 4 depthwise+pointwise blocks;
 an 8-32-32-6 tanh regressor. Weights are seeded random (latency does not depend
 on training); BatchNorm running statistics are randomised so folding them is a
 real transformation. Each net also gets a test data set (a random input and
-PyTorch's output) in the ONNX layout, used to check the C output.
+PyTorch's output) in the ONNX layout, used to check the C output, and for
+int8: NAME_calib.npy (256 calibration inputs), NAME_eval.npy (1000 other
+inputs) and NAME_eval_ref.npy (PyTorch's float outputs for them). Inputs are
+uniform in [-1, 1].
 Also writes a one-node model used to measure ONNX Runtime's per-call overhead.
 
 Usage: bench/make_nets.py OUT_DIR
@@ -105,6 +108,7 @@ def main():
     os.makedirs(out, exist_ok=True)
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
+    data_gen = torch.Generator().manual_seed(1)  # int8 data: the nets stay those of earlier runs
     for name, cls, shape in NETS:
         model = cls()
         with torch.no_grad():
@@ -120,6 +124,13 @@ def main():
         os.makedirs(data, exist_ok=True)
         save_tensor(os.path.join(data, "input_0.pb"), x.numpy(), "input")
         save_tensor(os.path.join(data, "output_0.pb"), y.numpy(), "output")
+        calib = torch.rand((256,) + shape[1:], generator=data_gen) * 2 - 1
+        evals = torch.rand((1000,) + shape[1:], generator=data_gen) * 2 - 1
+        with torch.no_grad():
+            ref = torch.cat([model(evals[i:i + 1]) for i in range(evals.shape[0])])
+        np.save(os.path.join(out, name + "_calib.npy"), calib.numpy())
+        np.save(os.path.join(out, name + "_eval.npy"), evals.numpy())
+        np.save(os.path.join(out, name + "_eval_ref.npy"), ref.numpy())
         params = sum(p.numel() for p in model.parameters())
         print(f"{name}: {path}, input {list(shape)}, {params} parameters")
     one_node_model(os.path.join(out, "one_node.onnx"))
