@@ -4,7 +4,8 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake ninja-build git pkg-config clang-format
+  build-essential cmake ninja-build git pkg-config clang-format ccache
+  clang libclang-rt-14-dev                        # sanitizer build and libFuzzer targets (scripts/test.sh, fuzz.sh)
   libonnx-dev libprotobuf-dev protobuf-compiler   # ONNX protos, checker
   libonnx-testdata                                # ONNX 1.12 backend test suite
   libcli11-dev libfmt-dev nlohmann-json3-dev      # CLI, formatting, JSON

@@ -29,7 +29,7 @@ class MemorySource {
   explicit MemorySource(std::string_view b) : b_(b) {}
   size_t read(void* dst, size_t n) {
     size_t k = std::min(n, b_.size() - pos_);
-    std::memcpy(dst, b_.data() + pos_, k);
+    if (k > 0) std::memcpy(dst, b_.data() + pos_, k);  // an empty tensor's buffer is null
     pos_ += k;
     return k;
   }

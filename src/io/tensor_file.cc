@@ -51,6 +51,9 @@ Expected<Tensor> parse_npy(std::string_view b) {
     return error(".npy version {} is not supported", major);
   }
   if (offset + header_len > b.size()) return error("truncated .npy header");
+  // numpy itself refuses longer headers (max_header_size); std::regex recurses
+  // once per character, so a megabyte of header would overflow the stack.
+  if (header_len > 10000) return error(".npy header is {} bytes; at most 10000 are read", header_len);
   std::string header(b.substr(offset, header_len));
   std::smatch m;
   if (!std::regex_search(header, m, std::regex(R"('descr'\s*:\s*'([<>|=])([a-z]\d+)')")))
@@ -81,7 +84,8 @@ Expected<Tensor> parse_npy(std::string_view b) {
                  dims_str(dims), dtype_name(*dt), need);
   Tensor t(*dt, dims);
   if (!fortran || dims.size() < 2) {
-    std::memcpy(t.raw(), b.data() + data_off, need);
+    // An empty tensor has no buffer, and memcpy from/to null is UB even for 0 bytes.
+    if (need > 0) std::memcpy(t.raw(), b.data() + data_off, need);
     return t;
   }
   // Fortran order: element at index (i0..ik) sits at sum(i_j * fstride_j).
@@ -153,7 +157,8 @@ Expected<Tensor> read_tensor_file(const std::string& path) {
   if (ends_with(path, ".npy")) return read_npy(path);
   if (ends_with(path, ".pb")) return read_tensor_pb(path);
   if (is_idx_path(path)) return read_idx(path);
-  return error("'{}': unknown tensor file type (expected .npy or .pb, or IDX: *.idx[.gz], *-ubyte[.gz])", path);
+  return error("'{}': unknown tensor file type (expected .npy or .pb, or IDX: *.idx[.gz], *-ubyte[.gz])",
+               path);
 }
 
 Status write_tensor_file(const std::string& path, const Tensor& t, const std::string& name) {

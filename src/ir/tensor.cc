@@ -5,6 +5,10 @@
 namespace weec {
 
 int64_t numel_of(const Dims& dims) {
+  // checked_numel accepts an empty tensor whose other dims multiply past
+  // int64 ([2^40, 2^40, 0]): its count is 0, found before multiplying.
+  for (int64_t d : dims)
+    if (d == 0) return 0;
   int64_t n = 1;
   for (int64_t d : dims) n *= d;
   return n;
@@ -12,7 +16,10 @@ int64_t numel_of(const Dims& dims) {
 
 Dims strides_of(const Dims& dims) {
   Dims s(dims.size(), 1);
-  for (int64_t i = (int64_t)dims.size() - 2; i >= 0; --i) s[i] = s[i + 1] * dims[i + 1];
+  // Wrapping arithmetic: only an empty tensor's strides can overflow, and
+  // nothing is ever indexed with them.
+  for (int64_t i = (int64_t)dims.size() - 2; i >= 0; --i)
+    s[i] = (int64_t)((uint64_t)s[i + 1] * (uint64_t)dims[i + 1]);
   return s;
 }
 

@@ -46,7 +46,7 @@ class Tensor {
     assert((int64_t)values.size() == t.numel());
     if constexpr (std::is_same_v<T, bool>) {
       for (size_t i = 0; i < values.size(); ++i) t.data<bool>()[i] = values[i];
-    } else {
+    } else if (!values.empty()) {  // memcpy with an empty tensor's null buffer is UB
       std::memcpy(t.raw(), values.data(), values.size() * sizeof(T));
     }
     return t;

@@ -84,13 +84,13 @@ Expected<Shape> reshape_shape(const NodeContext& ctx, const Shape& in, const std
   if (!in.rank_known) return out;
   int64_t k_in = 1, k_out = 1;
   int unknown = 0;
-  bool zero_in = false;
+  bool zero_in = false, overflow = false;
   std::multiset<std::string> sym_in, sym_out;
   for (size_t i = 0; i < in.dims.size(); ++i) {
     if (copied[i]) continue;
     const Dim& d = in.dims[i];
     if (d.is_known()) {
-      k_in *= d.value;
+      overflow |= __builtin_mul_overflow(k_in, d.value, &k_in);
       zero_in |= d.value == 0;
     } else if (!d.symbol.empty()) {
       sym_in.insert(d.symbol);
@@ -102,12 +102,16 @@ Expected<Shape> reshape_shape(const NodeContext& ctx, const Shape& in, const std
     if ((int64_t)i == infer_at || (i < copied.size() && copied[i])) continue;
     const Dim& d = out.dims[i];
     if (d.is_known())
-      k_out *= d.value;
+      overflow |= __builtin_mul_overflow(k_out, d.value, &k_out);
     else if (!d.symbol.empty())
       sym_out.insert(d.symbol);
     else
       ++unknown;
   }
+  // A constant shape input can hold anything, e.g. [127, 2^57].
+  if (overflow)
+    return ctx.error("cannot reshape {} to {}: the element count overflows int64", shape_str(in),
+                     shape_str(out));
   if (infer_at < 0) {
     if (unknown == 0 && sym_in == sym_out && k_in != k_out)
       return ctx.error("cannot reshape {} to {}", shape_str(in), shape_str(out));

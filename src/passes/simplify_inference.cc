@@ -152,13 +152,15 @@ Status fold_affine(Graph& g, Node* producer, Node* consumer, const ChannelAffine
     w2.set_double(i, w.get_double(i) * a.scale[c]);
   }
   const std::string base = producer->name.empty() ? producer->outputs[0]->name : producer->name;
+  // set_constant_input frees the old weights (and so `w`) when nothing else reads them.
+  const DType wt = w.dtype();
   set_constant_input(g, producer, 1, std::move(w2), base + ".weight");
 
   Value* x = producer->outputs[0];
   Value* y = consumer->outputs[0];
   if (producer->op == OpKind::MatMul) {
     // No bias input: the consumer becomes Add(x, shift).
-    Tensor bias(w.dtype(), {channels});
+    Tensor bias(wt, {channels});
     for (int64_t c = 0; c < channels; ++c) bias.set_double(c, a.has_shift ? a.shift[c] : 0.0);
     Value* b = g.add_constant(g.unique_name(base + ".bias"), std::move(bias));
     consumer->op = OpKind::Add;
@@ -173,7 +175,7 @@ Status fold_affine(Graph& g, Node* producer, Node* consumer, const ChannelAffine
 
   const Tensor* bias = constant_input(*producer, 2);
   if (producer->op == OpKind::Conv && (bias || a.has_shift)) {
-    Tensor b2(w.dtype(), {channels});
+    Tensor b2(wt, {channels});
     for (int64_t c = 0; c < channels; ++c)
       b2.set_double(c, (bias ? bias->get_double(c) * a.scale[c] : 0.0) + (a.has_shift ? a.shift[c] : 0.0));
     set_constant_input(g, producer, 2, std::move(b2), base + ".bias");
@@ -185,7 +187,7 @@ Status fold_affine(Graph& g, Node* producer, Node* consumer, const ChannelAffine
     Dims cd = bias ? bias->dims() : Dims{1};
     auto rd = broadcast_dims({cd, {channels}});
     if (!rd) return rd.status();
-    Tensor c2(w.dtype(), *rd);
+    Tensor c2(wt, *rd);
     std::vector<Dims> strides = {broadcast_strides(cd, *rd), broadcast_strides({channels}, *rd)};
     for_each_broadcast(*rd, strides, [&](int64_t o, const int64_t* off) {
       double cv = bias ? beta * bias->get_double(off[0]) * a.scale[off[1]] : 0.0;

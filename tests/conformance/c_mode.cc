@@ -1,6 +1,7 @@
 #include "c_mode.h"
 
 #include <filesystem>
+#include <sstream>
 
 #include "codegen/c/c_backend.h"
 #include "codegen/c/c_runner.h"
@@ -76,7 +77,9 @@ CModeResult run_through_c(const Graph& g, const std::vector<const Tensor*>& inpu
     }
     CBuildOptions b;
     b.cc = opt.cc;
-    b.cflags = {"-O1"};
+    b.cflags.clear();
+    std::istringstream flags(opt.cflags);
+    for (std::string f; flags >> f;) b.cflags.push_back(f);
     if (!opt.keep_dir.empty()) b.work_dir = (std::filesystem::path(opt.keep_dir) / test_name).string();
     auto outs = run_generated_c(pg, *code, kept, b);
     r.unsupported = false;

@@ -13,6 +13,7 @@ struct CModeOptions {
   std::string cc = "cc";
   std::string opt_level = "O2";  // pass pipeline before code generation
   std::string keep_dir;          // keep generated code of failing tests here
+  std::string cflags = "-O1";    // C compiler flags, split at whitespace (sanitizers: scripts/test.sh)
 };
 
 struct CModeResult {

@@ -257,6 +257,7 @@ int main(int argc, char** argv) {
   app.add_option("--cc", cfg.c.cc, "C compiler for --backend c");
   app.add_option("--opt", cfg.c.opt_level, "Pass pipeline for --backend c (O0, O1, O2)");
   app.add_option("--keep-dir", cfg.c.keep_dir, "Keep each test's generated C and build here");
+  app.add_option("--cflags", cfg.c.cflags, "C compiler flags for --backend c")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   cfg.c_backend = backend == "c";
@@ -325,8 +326,9 @@ int main(int argc, char** argv) {
       bound += is_bound(t);
       unsupported += t.status == "unsupported";
     }
-    fmt::print("C backend: {} passes needed shape-carrying inputs bound as constants; {} models unsupported\n",
-               bound, unsupported);
+    fmt::print(
+        "C backend: {} passes needed shape-carrying inputs bound as constants; {} models unsupported\n",
+        bound, unsupported);
   }
   fmt::print("conformance run took {:.1f} s\n", seconds);
 

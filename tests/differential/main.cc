@@ -3,37 +3,32 @@
 // Also replays saved regressions (--regressions DIR: each .wir file, with
 // int8 checks when its name contains "int8").
 //
-//   weec_differential --seeds 500 [--first 0] [--kind any] [--save DIR]
+//   weec_differential --seeds 500 [--first 0] [--kind any] [--save DIR] [--jobs 2] [--cflags=-O1] [--ort off]
 //   weec_differential --regressions tests/differential/regressions
 //
 // Prints one line per failure and ends with "N passed, N failed".
 #include <CLI/CLI.hpp>
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 
+#include "campaign.h"
 #include "differential.h"
 #include "ir/parser.h"
-#include "ir/printer.h"
 #include "ops/registry.h"
-#include "weenet/weenet.h"
 
 namespace {
 
 using namespace weec;
 
-std::vector<Tensor> random_inputs(const Graph& g, std::mt19937& rng) {
-  std::vector<Tensor> v;
-  for (const Value* in : g.inputs) v.push_back(diff::random_input(in->type.shape.static_dims(), rng));
-  return v;
-}
-
-int replay(const std::string& dir, const std::string& cc) {
+int replay(const std::string& dir, diff::Options o) {
   int passed = 0, failed = 0;
   std::vector<std::filesystem::path> files;
   for (auto& e : std::filesystem::directory_iterator(dir))
     if (e.path().extension() == ".wir") files.push_back(e.path());
   std::sort(files.begin(), files.end());
+  std::string why;
+  auto ort = diff::start_ort(o, why);
+  diff::Pch pch(o);
   for (auto& p : files) {
     // Leading "#" lines say what the file is (the text IR has no comments).
     std::ifstream f(p);
@@ -41,29 +36,22 @@ int replay(const std::string& dir, const std::string& cc) {
     while (std::getline(f, line))
       if (line.rfind('#', 0) != 0) text += line + "\n";
     auto g = parse_graph(text);
-    if (!g) {
-      fmt::print("FAIL {}: {}\n", p.string(), g.status().message());
-      ++failed;
-      continue;
+    Status st = g ? infer_graph(**g) : g.status();
+    std::string failure = st ? "" : st.message();
+    if (st) {
+      std::mt19937 rng(7);
+      diff::Case c = diff::make_case(o, ort.get());
+      c.graph = g->get();
+      c.feeds = diff::random_inputs(**g, rng);
+      if (p.filename().string().find("int8") != std::string::npos)
+        for (int i = 0; i < 16; ++i) c.calib.push_back(diff::random_inputs(**g, rng));
+      failure = diff::check(c);
     }
-    if (Status st = infer_graph(**g); !st) {
-      fmt::print("FAIL {}: {}\n", p.string(), st.message());
-      ++failed;
-      continue;
-    }
-    std::mt19937 rng(7);
-    diff::Case c;
-    c.graph = g->get();
-    c.cc = cc;
-    c.feeds = random_inputs(**g, rng);
-    if (p.filename().string().find("int8") != std::string::npos)
-      for (int i = 0; i < 16; ++i) c.calib.push_back(random_inputs(**g, rng));
-    const std::string f2 = diff::check(c);
-    if (f2.empty()) {
+    if (failure.empty()) {
       ++passed;
     } else {
       ++failed;
-      fmt::print("FAIL {}: {}\n", p.string(), f2);
+      fmt::print("FAIL {}: {}\n", p.string(), failure);
     }
   }
   fmt::print("{} passed, {} failed\n", passed, failed);
@@ -74,63 +62,29 @@ int replay(const std::string& dir, const std::string& cc) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Differential testing of weec on generated WeeNets"};
-  uint64_t seeds = 500, first = 0;
-  std::string kind = "any", save, regressions, cc = "cc";
-  int int8_every = 2;
-  app.add_option("--seeds", seeds, "How many seeds")->capture_default_str();
-  app.add_option("--first", first, "First seed")->capture_default_str();
-  app.add_option("--kind", kind, "WeeNet kind: conv, op, chain, residual or any")->capture_default_str();
-  app.add_option("--int8-every", int8_every, "Also check an int8 net every N seeds (0: never)")
+  diff::Options o;
+  std::string regressions, cflags = "-O2";
+  app.add_option("--seeds", o.seeds, "How many seeds")->capture_default_str();
+  app.add_option("--first", o.first, "First seed")->capture_default_str();
+  app.add_option("--kind", o.kind, "WeeNet kind: conv, op, chain, residual or any")->capture_default_str();
+  app.add_option("--int8-every", o.int8_every, "Also check an int8 net every N seeds (0: never)")
       ->capture_default_str();
-  app.add_option("--save", save, "Directory for shrunk failing nets (.wir)");
+  app.add_option("--save", o.save, "Directory for shrunk failing nets (.wir)");
   app.add_option("--regressions", regressions, "Replay the .wir files of this directory instead");
-  app.add_option("--cc", cc, "C compiler")->capture_default_str();
+  app.add_option("--cc", o.cc, "C compiler")->capture_default_str();
+  app.add_option("--cflags", cflags, "Optimisation flags for the generated C (CI: -O2; campaigns: -O1)")
+      ->capture_default_str();
+  app.add_option("--jobs,-j", o.jobs, "Worker processes (seeds are dealt round-robin)")
+      ->capture_default_str();
+  app.add_option("--ort", o.ort, "ONNX Runtime comparison: auto (when installed) or off")
+      ->capture_default_str();
+  app.add_option("--ort-every", o.ort_every, "Compare with ORT every N seeds")->capture_default_str();
+  app.add_flag("--no-shrink", o.no_shrink, "Report failures without shrinking them");
+  app.add_flag("!--no-pch", o.pch, "Do not precompile <immintrin.h> for the generated C");
   CLI11_PARSE(app, argc, argv);
-  if (!regressions.empty()) return replay(regressions, cc);
-  auto k = weenet::parse_kind(kind);
-  if (!k) {
-    fmt::print(stderr, "{}\n", k.status().message());
-    return 2;
-  }
-  int passed = 0, failed = 0;
-  const auto start = std::chrono::steady_clock::now();
-  for (uint64_t seed = first; seed < first + seeds; ++seed)
-    for (bool int8 : {false, true}) {
-      if (int8 && (int8_every <= 0 || seed % static_cast<uint64_t>(int8_every) != 0)) continue;
-      weenet::Spec spec;
-      spec.kind = *k;
-      spec.int8 = int8;
-      auto net = weenet::generate(seed, spec);
-      if (!net) {
-        fmt::print("FAIL generate seed {}: {}\n", seed, net.status().message());
-        ++failed;
-        continue;
-      }
-      diff::Case c;
-      c.graph = net->graph.get();
-      c.feeds = net->feeds;
-      c.calib = net->calib;
-      c.cc = cc;
-      std::string f = diff::check(c);
-      if (f.empty()) {
-        ++passed;
-        continue;
-      }
-      ++failed;
-      fmt::print("FAIL {}\n  {}\n", weenet::describe(seed, *net), f);
-      std::unique_ptr<Graph> g = std::move(net->graph);
-      c.graph = g.get();
-      f = diff::shrink(g, c);
-      fmt::print("  shrunk to {} nodes: {}\n", g->nodes().size(), f);
-      if (!save.empty()) {
-        std::filesystem::create_directories(save);
-        const std::string path = fmt::format("{}/seed{}{}.wir", save, seed, int8 ? "_int8" : "");
-        std::ofstream(path) << "# " << f << "\n" << print_graph(*g);
-        fmt::print("  saved {}\n", path);
-      }
-    }
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print("{} seeds from {} in {:.1f} s\n", seeds, first, s);
-  fmt::print("{} passed, {} failed\n", passed, failed);
-  return failed ? 1 : 0;
+  std::istringstream flags(cflags);
+  o.cflags.clear();
+  for (std::string f; flags >> f;) o.cflags.push_back(f);
+  if (!regressions.empty()) return replay(regressions, o);
+  return diff::run_campaign(o);
 }

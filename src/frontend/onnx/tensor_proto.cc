@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <climits>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -207,7 +208,8 @@ Expected<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string
       return error("tensor '{}' has {} bytes of raw data but its shape {} of {} needs {}", p.name(),
                    raw->size(), dims_str(dims), dtype_name(t), out.nbytes());
     }
-    std::memcpy(out.raw(), raw->data(), raw->size());
+    // An empty tensor has no buffer, and memcpy to null is UB even for 0 bytes.
+    if (!raw->empty()) std::memcpy(out.raw(), raw->data(), raw->size());
     return out;
   }
   switch (t) {
@@ -276,14 +278,18 @@ Expected<Tensor> read_tensor_pb(const std::string& path, std::string* name) {
   if (!f) return error("cannot open '{}'", path);
   std::stringstream ss;
   ss << f.rdbuf();
-  std::string bytes = ss.str();
-  onnx::TensorProto p;
-  if (!p.ParseFromString(bytes)) return error("'{}' is not a serialized ONNX TensorProto", path);
-  if (name) *name = p.name();
-  std::string base = std::filesystem::path(path).parent_path().string();
-  auto t = tensor_from_proto(p, base);
+  auto t = parse_tensor_pb(ss.str(), std::filesystem::path(path).parent_path().string(), name);
   if (!t) return t.status().with_context(path);
   return t;
+}
+
+Expected<Tensor> parse_tensor_pb(std::string_view bytes, const std::string& base_dir, std::string* name) {
+  onnx::TensorProto p;
+  // protobuf takes an int size; larger is no TensorProto weec accepts anyway.
+  if (bytes.size() > INT_MAX || !p.ParseFromArray(bytes.data(), (int)bytes.size()))
+    return error("not a serialized ONNX TensorProto");
+  if (name) *name = p.name();
+  return tensor_from_proto(p, base_dir);
 }
 
 Status write_tensor_pb(const std::string& path, const Tensor& t, const std::string& name) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 #include "ir/tensor.h"
@@ -35,6 +36,9 @@ void tensor_to_proto(const Tensor& t, const std::string& name, onnx::TensorProto
 
 // A serialized TensorProto file (the ONNX test-data `.pb` format).
 Expected<Tensor> read_tensor_pb(const std::string& path, std::string* name = nullptr);
+// The same from bytes already read; external data resolves against `base_dir`.
+Expected<Tensor> parse_tensor_pb(std::string_view bytes, const std::string& base_dir,
+                                 std::string* name = nullptr);
 Status write_tensor_pb(const std::string& path, const Tensor& t, const std::string& name);
 
 }  // namespace weec
