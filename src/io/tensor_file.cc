@@ -55,21 +55,22 @@ Expected<Tensor> parse_npy(std::string_view b) {
   // once per character, so a megabyte of header would overflow the stack.
   if (header_len > 10000) return error(".npy header is {} bytes; at most 10000 are read", header_len);
   std::string header(b.substr(offset, header_len));
+  // Compiled once (std::regex construction dominated reading small files;
+  // searching a const regex is thread-safe).
+  static const std::regex descr_re(R"('descr'\s*:\s*'([<>|=])([a-z]\d+)')"),
+      fortran_re(R"('fortran_order'\s*:\s*True)"), shape_re(R"('shape'\s*:\s*\(([^)]*)\))"), num(R"(\d+)");
   std::smatch m;
-  if (!std::regex_search(header, m, std::regex(R"('descr'\s*:\s*'([<>|=])([a-z]\d+)')")))
-    return error(".npy header has no descr: {}", header);
+  if (!std::regex_search(header, m, descr_re)) return error(".npy header has no descr: {}", header);
   std::string order = m[1], code = m[2];
   if (order == ">") return error(".npy data is big-endian ({}); only little-endian is supported", code);
   std::optional<DType> dt;
   for (auto& t : kNpyTypes)
     if (code == t.code) dt = t.dtype;
   if (!dt) return error(".npy dtype '{}' is not supported", code);
-  bool fortran = std::regex_search(header, std::regex(R"('fortran_order'\s*:\s*True)"));
-  if (!std::regex_search(header, m, std::regex(R"('shape'\s*:\s*\(([^)]*)\))")))
-    return error(".npy header has no shape: {}", header);
+  bool fortran = std::regex_search(header, fortran_re);
+  if (!std::regex_search(header, m, shape_re)) return error(".npy header has no shape: {}", header);
   Dims dims;
   std::string shape = m[1];
-  std::regex num(R"(\d+)");
   for (auto it = std::sregex_iterator(shape.begin(), shape.end(), num); it != std::sregex_iterator(); ++it) {
     if (it->str().size() > 12) return error(".npy shape ({}) is too large", shape);
     dims.push_back(std::stoll(it->str()));
