@@ -89,6 +89,9 @@ Expected<Tensor> parse_npy(std::string_view b) {
     if (need > 0) std::memcpy(t.raw(), b.data() + data_off, need);
     return t;
   }
+  // An empty tensor has nothing to reorder, and its other dims may multiply
+  // past int64 ([2^40, 2^40, 0]): no strides for it.
+  if (n == 0) return t;
   // Fortran order: element at index (i0..ik) sits at sum(i_j * fstride_j).
   size_t es = dtype_size(*dt);
   Dims fstride(dims.size(), 1);
