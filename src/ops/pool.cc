@@ -367,17 +367,6 @@ bool unroll_taps(const nn::Window& w) {
   return numel_of(w.kernel) <= 16;
 }
 
-// store() of a window pool's output `value` at (n, ch, o...); returns the flat index.
-std::string pool_store(CEmitContext& c, const nn::Window& w, const Dims& xd, const std::string& n,
-                       const std::string& ch, const std::vector<std::string>& o, const std::string& value) {
-  std::vector<std::string> idx = {n, ch};
-  idx.insert(idx.end(), o.begin(), o.end());
-  std::string flat = fmt::format("({} * {} + {}) * {} + {}", n, xd[1], ch, numel_of(w.out),
-                                 CEmitContext::flat_index(w.out, o));
-  c.store(0, idx, value, flat);
-  return flat;
-}
-
 // Window pools: per output position, loops over the taps inside X (ranges
 // computed per dim, literal where no position touches the padding), then
 // one store(); MaxPool's Indices go to output 1.
@@ -442,45 +431,47 @@ Status window_pool_emit_c(CEmitContext& c, PoolKind kind) {
       e += (e.empty() ? "" : " + ") + (strides[i] == 1 ? pos[i] : fmt::format("{} * {}", pos[i], strides[i]));
     return e.empty() ? std::string("0") : e;
   };
+  // One tap's value v into acc.
+  auto accumulate = [&](const std::string& v) {
+    if (kind == PoolKind::Max && want_idx) {
+      // First non-NaN tap, then strictly greater values, as the kernel.
+      std::string first = is_float(t) ? fmt::format("{0} == {0}", v) : "1";
+      c.w.open("if ({0} < 0 ? {1} : {2} > {3}) {{", at, first, v, acc);
+      c.w.line("{} = {};", acc, v);
+      c.w.line("{} = {};", at, offset(col_major ? col_st : row_st));
+      c.w.close();
+    } else if (kind == PoolKind::Max) {
+      c.w.line("{0} = {1} > {0} ? {1} : {0};", acc, v);
+    } else if (kind == PoolKind::Avg || p == 1) {
+      c.w.line("{} += {};", acc, kind == PoolKind::Avg ? v : fmt::format("{}({})", c.math("fabs", t), v));
+    } else if (p == 2) {
+      c.w.line("{0} += {1} * {1};", acc, v);
+    } else {
+      c.w.line("{} += {}({}({}), {});", acc, c.math("pow", t), c.math("fabs", t), v, c_literal((double)p, t));
+    }
+  };
   std::string v = c.var("v");
   if (kind == PoolKind::Max && !want_idx && unroll_taps(w)) {
     // Every tap inside X and few of them: written out, so the loop over the
     // last output dim has no inner loops and the C compiler vectorises it.
-    for (int64_t t = 0; t < numel_of(w.kernel); ++t) {
+    for (int64_t k = 0; k < numel_of(w.kernel); ++k) {
       pos.assign(r, "");
-      for (size_t i = r, rest = (size_t)t; i-- > 0; rest /= (size_t)w.kernel[i])  // tap t's index per dim
+      for (size_t i = r, rest = (size_t)k; i-- > 0; rest /= (size_t)w.kernel[i])  // tap k's index per dim
         pos[i] = fmt::format("({} + {})", st[i], (int64_t)(rest % (size_t)w.kernel[i]) * w.dilations[i]);
-      c.w.line("const {} {}{} = {}[{}];", T, v, t, xp, offset(row_st));
-      c.w.line("{0} = {1}{2} > {0} ? {1}{2} : {0};", acc, v, t);
+      c.w.line("const {} {}{} = {}[{}];", T, v, k, xp, offset(row_st));
+      accumulate(v + std::to_string(k));
     }
-    pool_store(c, w, xd, n, ch, o, acc);
-    c.close_loops(r + 2);
-    return Status::ok();
-  }
-  for (size_t i = 0; i < r; ++i) {
-    std::string k = c.var("k");
-    c.w.open("for (int32_t {0} = {1}; {0} < {2}; ++{0}) {{", k, lo[i], hi[i]);
-    pos.push_back(w.dilations[i] == 1 ? fmt::format("({} + {})", st[i], k)
-                                      : fmt::format("({} + {} * {})", st[i], k, w.dilations[i]));
-  }
-  c.w.line("const {} {} = {}[{}];", T, v, xp, offset(row_st));
-  if (kind == PoolKind::Max && want_idx) {
-    // First non-NaN tap, then strictly greater values, as the kernel.
-    std::string first = is_float(t) ? fmt::format("{0} == {0}", v) : "1";
-    c.w.open("if ({0} < 0 ? {1} : {2} > {3}) {{", at, first, v, acc);
-    c.w.line("{} = {};", acc, v);
-    c.w.line("{} = {};", at, offset(col_major ? col_st : row_st));
-    c.w.close();
-  } else if (kind == PoolKind::Max) {
-    c.w.line("{0} = {1} > {0} ? {1} : {0};", acc, v);
-  } else if (kind == PoolKind::Avg || p == 1) {
-    c.w.line("{} += {};", acc, kind == PoolKind::Avg ? v : fmt::format("{}({})", c.math("fabs", t), v));
-  } else if (p == 2) {
-    c.w.line("{0} += {1} * {1};", acc, v);
   } else {
-    c.w.line("{} += {}({}({}), {});", acc, c.math("pow", t), c.math("fabs", t), v, c_literal((double)p, t));
+    for (size_t i = 0; i < r; ++i) {
+      std::string k = c.var("k");
+      c.w.open("for (int32_t {0} = {1}; {0} < {2}; ++{0}) {{", k, lo[i], hi[i]);
+      pos.push_back(w.dilations[i] == 1 ? fmt::format("({} + {})", st[i], k)
+                                        : fmt::format("({} + {} * {})", st[i], k, w.dilations[i]));
+    }
+    c.w.line("const {} {} = {}[{}];", T, v, xp, offset(row_st));
+    accumulate(v);
+    c.close_loops(r);
   }
-  c.close_loops(r);
   std::string value = acc;
   if (kind == PoolKind::Avg) {
     std::string cnt;
@@ -491,9 +482,11 @@ Status window_pool_emit_c(CEmitContext& c, PoolKind kind) {
   } else if (kind == PoolKind::Lp && p != 1) {
     value = fmt::format("{}({}, {})", c.math("pow", t), acc, c_literal(1.0 / (double)p, t));
   }
-  std::string flat = pool_store(c, w, xd, n, ch, o, value);
   std::vector<std::string> idx = {n, ch};
   idx.insert(idx.end(), o.begin(), o.end());
+  std::string flat =
+      fmt::format("({} * {} + {}) * {} + {}", n, xd[1], ch, out_n, CEmitContext::flat_index(w.out, o));
+  c.store(0, idx, value, flat);
   if (want_idx)
     c.store(1, idx,
             fmt::format("({} * {} + {}) * (int64_t){} + ({} < 0 ? 0 : {})", n, xd[1], ch, in_n, at, at),
