@@ -85,18 +85,21 @@ std::string channel_helper(CEmitBase& c, const DwShape& g) {
       alo = std::min(alo, floor_div(off, kWidth));
       ahi = std::max(ahi, floor_div(off, kWidth) + (off % kWidth != 0));
     }
-  const int64_t nb = nv + ahi - alo, tail = n - kWidth * (nv - 1);
+  // X's plane (H * W) is as long as Y's (OH * OW) only with vertical padding
+  // (OW = W always): copy all of it, and zero what the windows read past it.
+  const int64_t nx = g.H * g.W, nvx = (nx + kWidth - 1) / kWidth, end = std::max(nv + ahi, nvx);
+  const int64_t nb = end - alo, tail = n - kWidth * (nv - 1), tail_x = nx - kWidth * (nvx - 1);
   w.open("static __attribute__((target(\"avx512f,fma\"))) void {}({}) {{", name,
          "const float* restrict x, const float* restrict k, float* restrict y");
   w.line("float buf[{}] __attribute__((aligned(64)));", kWidth * nb);
   w.line("float* const p = buf + {};", -kWidth * alo);
   w.line("int32_t v;");
   for (int64_t i = alo; i < 0; ++i) w.line("_mm512_store_ps(p - {}, _mm512_setzero_ps());", -kWidth * i);
-  for (int64_t i = nv; i < nv + ahi; ++i) w.line("_mm512_store_ps(p + {}, _mm512_setzero_ps());", kWidth * i);
-  w.line("for (v = 0; v < {0}; ++v) _mm512_store_ps(p + v * {1}, _mm512_loadu_ps(x + v * {1}));", nv - 1,
+  for (int64_t i = nvx; i < end; ++i) w.line("_mm512_store_ps(p + {}, _mm512_setzero_ps());", kWidth * i);
+  w.line("for (v = 0; v < {0}; ++v) _mm512_store_ps(p + v * {1}, _mm512_loadu_ps(x + v * {1}));", nvx - 1,
          kWidth);
-  w.line("_mm512_store_ps(p + {0}, _mm512_maskz_loadu_ps(0x{1:04x}, x + {0}));", kWidth * (nv - 1),
-         (1u << tail) - 1);
+  w.line("_mm512_store_ps(p + {0}, _mm512_maskz_loadu_ps(0x{1:04x}, x + {0}));", kWidth * (nvx - 1),
+         (1u << tail_x) - 1);
   for (int64_t t = 0; t < taps; ++t) w.line("const __m512 w{} = _mm512_set1_ps(k[{}]);", t, t);
   w.open("for (v = 0; v < {}; ++v) {{", nv);
   w.line("const uint16_t* m = {}_masks + v * {};", name, taps);
@@ -142,7 +145,8 @@ bool depthwise_applies(const CEmitContext& c, const ConvEmitSpec& s) {
   for (size_t i = 0; i < r; ++i)
     if (w.strides[i] != 1) return false;
   const DwShape g = shape_of(w);
-  return g.OW == g.W && vectors(g) <= kMaxVectors && vectors(g) * g.KH * g.KW <= kMaxMasks;
+  return g.OW == g.W && std::max(vectors(g), (g.H * g.W + kWidth - 1) / kWidth) <= kMaxVectors &&
+         vectors(g) * g.KH * g.KW <= kMaxMasks;
 }
 
 void emit_depthwise_avx512(CEmitContext& c, const ConvEmitSpec& s) {

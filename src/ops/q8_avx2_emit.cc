@@ -250,15 +250,19 @@ std::string avx2_gemv(CEmitBase& c, DType x) {
   return std::string(c.helper(fmt::format("weec_q8_gemv_avx2_{}", sfx(u8)), avx2_guarded(gemv_kernel(u8))));
 }
 
-std::string avx2_table(CEmitBase& c, const std::string& hint, const std::vector<int32_t>& v) {
-  avx2_prelude(c);
-  const std::string name = fmt::format("weec_q8_{}{}_{:016x}", hint, v.size(), fnv1a(v));
+std::string avx2_table(CEmitBase& c, const std::string& hint, const std::vector<int32_t>& v, bool vnni) {
+  if (vnni)
+    vnni_prelude(c);  // its #define comes first
+  else
+    avx2_prelude(c);
+  const std::string name = fmt::format("weec_q8{}_{}{}_{:016x}", vnni ? "v" : "", hint, v.size(), fnv1a(v));
   // Sized to a multiple of 8: vector loops may read a last partial vector.
   std::string text = fmt::format("static const int32_t {}[{}] = {{", name, (v.size() + 8) / 8 * 8);
   for (size_t i = 0; i < v.size(); ++i)
     text += (i % 12 ? " " : "\n  ") + c_literal_i64(v[i], DType::I32) + ",";
   if (v.empty()) text += "0";
-  return std::string(c.helper(name, avx2_guarded(text + "\n};\n")));
+  text += "\n};\n";
+  return std::string(c.helper(name, vnni ? vnni_guarded(text) : avx2_guarded(text)));
 }
 
 std::vector<int32_t> pack_pairs(const int8_t* w, int64_t rows, int64_t k) {

@@ -302,10 +302,14 @@ std::string vnni_pack(CEmitBase& c, DType b, DType x) {
   return std::string(c.helper("weec_q8v_pack_" + s.suffix, vnni_guarded(pack_kernel(s))));
 }
 
-std::string vnni_conv(CEmitBase& c, bool add) {
+void vnni_rescale(CEmitBase& c, bool add) {
   vnni_prelude(c);
   c.helper("weec_q8v_srdhm", vnni_guarded(kSrdhm));
   c.helper(add ? "weec_q8v_rqa" : "weec_q8v_rq", vnni_guarded(add ? kRescaleAdd : kRescaleExact));
+}
+
+std::string vnni_conv(CEmitBase& c, bool add) {
+  vnni_rescale(c, add);
   const std::string name = fmt::format("weec_q8v_conv{}", add ? "a" : "");
   if (!c.needs.has_helper(name)) {
     std::string tiles;

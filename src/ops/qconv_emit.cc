@@ -53,6 +53,9 @@ class QConvWriter {
   Status run() {
     if (s_.p.batch == 0 || s_.p.c_out == 0 || g_.OH * g_.OW == 0) return Status::ok();
     prepare();
+    // With AVX-512 VBMI, depthwise has its own kernel; this code is the else.
+    const bool vbmi = fold_ && acc_t_ == DType::I32 && emit_q8_depthwise_vbmi(c_, s_, bias_, bound_);
+    if (vbmi) c_.w.open("{{");
     plan();
     declare();
     std::string n = c_.var("n");
@@ -76,6 +79,7 @@ class QConvWriter {
     }
     if (s_.p.group > 1) c_.w.close();
     c_.w.close();
+    if (vbmi) c_.w.close();
     return Status::ok();
   }
 
@@ -219,9 +223,9 @@ class QConvWriter {
     vnni_ = c_.var("vnni");
     k4n_ = k4n;
     np_ = np;
-    if (any) vbias_ = avx2_table(c_, "vbias", bias);
-    vroff_ = avx2_table(c_, "vroff", roff);
-    wq_ = avx2_table(c_, "wq", pack_quads(w, s_.p.c_out, K_));
+    if (any) vbias_ = avx2_table(c_, "vbias", bias, true);
+    vroff_ = avx2_table(c_, "vroff", roff, true);
+    wq_ = avx2_table(c_, "wq", pack_quads(w, s_.p.c_out, K_), true);
     vconv_ = vnni_conv(c_, add_ok);
     vpack_ = vnni_pack(c_, B_ == "int16_t" ? DType::I16 : xt, xt);
     packed_ = c_.scratch(DType::U8, k4n * np * 4, "packed");

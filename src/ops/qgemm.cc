@@ -161,7 +161,7 @@ Status qgemm_emit_c(CEmitContext& c) {
         for (int64_t q = 0; q < s.k; ++q) sum += wp[j * s.k + q];
         cv[j] = (int32_t)((uint32_t)sum * 0xffffff80u);  // wraps like the kernel's sums
       }
-      corr = qop::avx2_table(c, "corr", cv);
+      corr = qop::avx2_table(c, "corr", cv, true);
     }
     if (simd_rq) rqf = qop::avx2_requant(c, !bias_tab.empty(), rq.per_channel());
     if (simd_rq && rq.per_channel()) {  // the AVX2 code's own copies, padded to whole vectors

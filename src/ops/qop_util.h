@@ -116,8 +116,10 @@ std::string avx2_finish(CEmitBase& c, bool add);
 std::string avx2_widen(CEmitBase& c, DType x);
 // A file-scope `static const int32_t` table for the AVX2 code only (under the
 // same #if, so other targets carry no copy); named by its content, sized to
-// a multiple of 8.
-std::string avx2_table(CEmitBase& c, const std::string& hint, const std::vector<int32_t>& v);
+// a multiple of 8. `vnni`: for the VNNI code only (under its #if: a build
+// without it must not carry an unused table).
+std::string avx2_table(CEmitBase& c, const std::string& hint, const std::vector<int32_t>& v,
+                       bool vnni = false);
 // The shared parts: the feature test and attribute macros, and the #if.
 void avx2_prelude(CEmitBase& c);
 std::string avx2_guarded(const std::string& body);
@@ -157,6 +159,10 @@ RqBounds rq_bounds(const Requant& r);
 std::string vnni_pack(CEmitBase& c, DType b, DType x);
 std::string vnni_conv(CEmitBase& c, bool add);
 std::string vnni_gemv(CEmitBase& c, DType x);
+// The vector rescale as macros for a kernel's own loops:
+// WEEC_Q8V_RQ{,A}_CONSTS(r) declares row r's constants (reading m0[r],
+// right[r], lo, hi, zp), then WEEC_Q8V_RQ{,A}(x) rescales a vector of sums.
+void vnni_rescale(CEmitBase& c, bool add);
 void vnni_prelude(CEmitBase& c);
 std::string vnni_guarded(const std::string& body);
 // Rows of int8 [rows][k] as int32 lanes of 4 taps (byte i = tap 4 k4 + i,
@@ -170,6 +176,16 @@ struct QConvSpec {
   Requant rq;
 };
 Status emit_qconv(CEmitContext& c, const QConvSpec& s);
+
+// The int8 depthwise form for CPUs with AVX-512 VBMI and VNNI
+// (q8_depthwise_emit.cc): where it applies (one input and one output channel
+// per group, 8-bit X and Y, constant weights, a top-level node, bound[oc] =
+// max |acc + bias| within int32, an exact vector rescale, 16 outputs' taps
+// within 64 bytes of X), emits `#if ... if (CPU) { all of Y } else #endif`
+// and returns true: the caller's code follows as the else branch. bias: the
+// folded bias per channel (b - x_zp * sum w).
+bool emit_q8_depthwise_vbmi(CEmitContext& c, const QConvSpec& s, const std::vector<int64_t>& bias,
+                            const std::vector<int64_t>& bound);
 
 // A 1-D or 2-D conv window seen as 2-D (qconv_im2col_emit.cc).
 struct Plane {

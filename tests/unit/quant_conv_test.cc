@@ -220,35 +220,80 @@ TEST(QuantConv, GeneratedCKernelForms) {
   if (!cpu_has_avx2()) std::cout << "note: no AVX2 here; the AVX2 kernels were compiled, not run\n";
 }
 
-// QConv followed by a residual QAdd and a Requantize: the fuse pass makes
+// The AVX-512 VBMI depthwise kernel (q8_depthwise_emit.cc) over random
+// shapes: strides, dilations, asymmetric pads, kernels up to 5x5, 1-D,
+// int8 and uint8 X with any zero point, per-tensor and per-channel
+// multipliers, tails of 1-15 outputs, planes whose windows end past X, and
+// shapes too wide for one 64-byte window (those keep the GEMM forms). Run
+// where the CPU has VBMI; elsewhere compiled, and the other forms checked.
+TEST(QuantConv, GeneratedCVbmiDepthwise) {
+  QNet n(61);
+  auto u = [&](int64_t lo, int64_t hi) { return n.uniform(lo, hi); };
+  for (int i = 0; i < 40; ++i) {
+    ConvCase c;
+    c.one_d = u(0, 4) == 0;
+    c.C = c.M = c.group = u(1, 6);
+    c.N = u(1, 2);
+    c.KW = u(1, 5), c.SW = u(1, 3), c.DW = u(1, 3), c.PL = u(0, 3), c.PR = u(0, 3);
+    c.W = std::max<int64_t>((c.KW - 1) * c.DW + 1 - c.PL - c.PR, 1) + u(0, 20);
+    if (!c.one_d) {
+      c.KH = u(1, 5), c.SH = u(1, 3), c.DH = u(1, 2), c.PT = u(0, 3), c.PB = u(0, 3);
+      c.H = std::max<int64_t>((c.KH - 1) * c.DH + 1 - c.PT - c.PB, 1) + u(0, 12);
+    }
+    if (u(0, 2) == 0) c.SH = c.SW = 1;
+    c.xt = u(0, 1) ? DType::U8 : DType::I8;
+    auto [lo, hi] = range_of(c.xt);
+    c.xzp = u(lo, hi);
+    c.bias = u(0, 3) != 0;
+    c.per_channel = u(0, 2) != 0;
+    c.out = u(0, 1) ? DType::U8 : DType::I8;
+    add_conv(n, c, std::to_string(i));
+  }
+  expect_interp(n);
+  const std::string code = expect_c_both_paths_match(n);
+  int kernels = 0;
+  for (size_t at = 0; (at = code.find("WEEC_Q8_VBMI void weec_q8v_dw_", at)) != std::string::npos; ++at)
+    ++kernels;
+  EXPECT_GE(kernels, 20);  // most shapes fit a window
+  EXPECT_LT(kernels, 40);  // some do not
+  if (!cpu_has_vbmi())
+    std::cout << "note: no AVX-512 VBMI here; the depthwise kernel was compiled, not run\n";
+}
+
+// QConv (dense, and depthwise: the VBMI kernel does not take a fused
+// node) followed by a residual QAdd and a Requantize: the fuse pass makes
 // them the conv's epilogue, applied in store().
 TEST(QuantConv, FusedEpilogue) {
-  QNet n(41);
-  AttrMap conv = {{"pads", Attribute::of_ints({1, 1, 1, 1})},
-                  {"x_zero_point", Attribute::of_int(3)},
-                  {"multiplier", Attribute::of_ints({1 << 30, 1500000000, 1 << 30, 1999999999})},
-                  {"shift", Attribute::of_ints({-8, -9, -7, -8})},
-                  {"y_zero_point", Attribute::of_int(-2)}};
-  Value* y =
-      n.b.op(OpKind::QConv,
-             {n.in("x", n.random(DType::I8, {1, 3, 6, 5})), n.cst("w", n.random(DType::I8, {4, 3, 3, 3})),
-              n.cst("b", n.random(DType::I32, {4}, -3000, 3000))},
-             conv);
-  AttrMap add = {{"a_multiplier", Attribute::of_int(1 << 30)},  {"a_shift", Attribute::of_int(0)},
-                 {"b_multiplier", Attribute::of_int(1 << 30)},  {"b_shift", Attribute::of_int(-1)},
-                 {"multiplier", Attribute::of_ints({1 << 30})}, {"shift", Attribute::of_ints({-18})},
-                 {"a_zero_point", Attribute::of_int(-2)},       {"b_zero_point", Attribute::of_int(9)}};
-  Value* s = n.b.op(OpKind::QAdd, {y, n.in("r", n.random(DType::I8, {1, 4, 6, 5}))}, add);
-  AttrMap rq = {{"multiplier", Attribute::of_ints({1 << 30})},
-                {"shift", Attribute::of_ints({1})},
-                {"out_dtype", Attribute::of_int(2)},
-                {"y_zero_point", Attribute::of_int(100)}};
-  n.b.output(n.b.op(OpKind::Requantize, {s}, rq));
-  int fused = 0;
-  expect_c_matches_interp(n, &fused);
-  EXPECT_EQ(fused, 1);
-  if (cpu_has_vnni()) expect_c_matches_interp(n, nullptr, "cc", {"-DWEEC_NO_AVX512"});
-  expect_c_matches_interp(n, nullptr, "cc", {"-DWEEC_NO_SIMD"});
+  for (int64_t group : {1, 4}) {
+    QNet n(41);
+    AttrMap conv = {{"pads", Attribute::of_ints({1, 1, 1, 1})},
+                    {"x_zero_point", Attribute::of_int(3)},
+                    {"group", Attribute::of_int(group)},
+                    {"multiplier", Attribute::of_ints({1 << 30, 1500000000, 1 << 30, 1999999999})},
+                    {"shift", Attribute::of_ints({-8, -9, -7, -8})},
+                    {"y_zero_point", Attribute::of_int(-2)}};
+    const int64_t c_in = group == 1 ? 3 : 4;
+    Value* y = n.b.op(OpKind::QConv,
+                      {n.in("x", n.random(DType::I8, {1, c_in, 6, 5})),
+                       n.cst("w", n.random(DType::I8, {4, c_in / group, 3, 3})),
+                       n.cst("b", n.random(DType::I32, {4}, -3000, 3000))},
+                      conv);
+    AttrMap add = {{"a_multiplier", Attribute::of_int(1 << 30)},  {"a_shift", Attribute::of_int(0)},
+                   {"b_multiplier", Attribute::of_int(1 << 30)},  {"b_shift", Attribute::of_int(-1)},
+                   {"multiplier", Attribute::of_ints({1 << 30})}, {"shift", Attribute::of_ints({-18})},
+                   {"a_zero_point", Attribute::of_int(-2)},       {"b_zero_point", Attribute::of_int(9)}};
+    Value* s = n.b.op(OpKind::QAdd, {y, n.in("r", n.random(DType::I8, {1, 4, 6, 5}))}, add);
+    AttrMap rq = {{"multiplier", Attribute::of_ints({1 << 30})},
+                  {"shift", Attribute::of_ints({1})},
+                  {"out_dtype", Attribute::of_int(2)},
+                  {"y_zero_point", Attribute::of_int(100)}};
+    n.b.output(n.b.op(OpKind::Requantize, {s}, rq));
+    int fused = 0;
+    expect_c_matches_interp(n, &fused);
+    EXPECT_EQ(fused, 1) << "group " << group;
+    if (cpu_has_vnni()) expect_c_matches_interp(n, nullptr, "cc", {"-DWEEC_NO_AVX512"});
+    expect_c_matches_interp(n, nullptr, "cc", {"-DWEEC_NO_SIMD"});
+  }
 }
 
 }  // namespace

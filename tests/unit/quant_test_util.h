@@ -204,6 +204,15 @@ inline bool cpu_has_vnni() {
 #endif
 }
 
+// Whether this machine runs the AVX-512 VBMI depthwise kernel.
+inline bool cpu_has_vbmi() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  return cpu_has_vnni() && __builtin_cpu_supports("avx512vbmi");
+#else
+  return false;
+#endif
+}
+
 // Every form of the generated C against the interpreter: as built (the
 // VNNI or AVX2 kernels where the CPU has them), with -DWEEC_NO_AVX512 on
 // VNNI machines (the AVX2 kernels) and with -DWEEC_NO_SIMD (plain C only).
