@@ -6,6 +6,7 @@
 // inputs in the import hook; PRelu's opset < 7 per-channel slope ([C] for an
 // [N,C,...] input) is reshaped to [C,1,...] so numpy broadcasting applies.
 #include "ops/elementwise_util.h"
+#include "ops/grad.h"
 
 namespace weec {
 
@@ -30,6 +31,38 @@ T clamp_nan(T v, T lo, T hi) {
 
 Status infer_float(InferContext& c) { return infer_unary_same(c, Accepts::Float); }
 
+// ---- gradients (ops/grad.h): from y where that is cheaper than from x ----
+
+Status activation_grad(GradContext& c) {
+  Value *x = c.x(0), *y = c.y(0), *dy = c.dy(0);
+  const DType t = x->type.dtype;
+  Value *zero = c.scalar(0, t), *one = c.scalar(1, t);
+  auto positive = [&] { return c.op(OpKind::Greater, {x, zero}); };
+  switch (c.node.op) {
+    case OpKind::Relu:
+      c.set(0, c.op(OpKind::Where, {positive(), dy, zero}));
+      break;
+    case OpKind::LeakyRelu:
+      c.set(0,
+            c.op(OpKind::Where, {positive(), dy, c.op(OpKind::Mul, {dy, c.scalar(c.attrs.f("alpha"), t)})}));
+      break;
+    case OpKind::Sigmoid:  // y (1 - y)
+      c.set(0, c.op(OpKind::Mul, {dy, c.op(OpKind::Mul, {y, c.op(OpKind::Sub, {one, y})})}));
+      break;
+    case OpKind::Tanh:  // 1 - y^2
+      c.set(0, c.op(OpKind::Mul, {dy, c.op(OpKind::Sub, {one, c.op(OpKind::Mul, {y, y})})}));
+      break;
+    default:
+      return c.error("no gradient");
+  }
+  return Status::ok();
+}
+
+GradFn activation_grad_of(OpKind k) {
+  const bool has = k == OpKind::Relu || k == OpKind::LeakyRelu || k == OpKind::Sigmoid || k == OpKind::Tanh;
+  return has ? activation_grad : nullptr;
+}
+
 OpSchema activation_schema(OpKind kind, std::string_view onnx, int since, KernelFn kernel, EmitScalarFn emit,
                            std::vector<AttrSpec> attrs, std::string_view doc, InferFn infer = infer_float) {
   OpSchema s{kind, onnx};
@@ -39,6 +72,7 @@ OpSchema activation_schema(OpKind kind, std::string_view onnx, int since, Kernel
   s.infer = infer;
   s.kernel = kernel;
   s.emit_scalar = emit;
+  s.grad = activation_grad_of(kind);
   s.doc = doc;
   return s;
 }

@@ -7,6 +7,7 @@
 // numpy broadcasting with an Unsqueeze. The C forms (arith_emit) reproduce
 // all of this exactly.
 #include "ops/elementwise_util.h"
+#include "ops/grad.h"
 
 namespace weec {
 
@@ -200,6 +201,35 @@ int64_t arith_macs(const Node& n) {
   return s.is_static() ? numel_of(s.static_dims()) : 0;
 }
 
+// Gradients (ops/grad.h), each summed back over the axes it was broadcast along.
+Status arith_grad(GradContext& c) {
+  Value *a = c.x(0), *b = c.x(1), *dy = c.dy(0);
+  auto set = [&](size_t i, auto make) {
+    if (c.wants(i)) c.set(i, c.unbroadcast(make(), c.dims(c.x(i))));
+  };
+  switch (c.node.op) {
+    case OpKind::Add:
+      set(0, [&] { return dy; });
+      set(1, [&] { return dy; });
+      break;
+    case OpKind::Sub:
+      set(0, [&] { return dy; });
+      set(1, [&] { return c.op(OpKind::Neg, {dy}); });
+      break;
+    case OpKind::Mul:
+      set(0, [&] { return c.op(OpKind::Mul, {dy, b}); });
+      set(1, [&] { return c.op(OpKind::Mul, {dy, a}); });
+      break;
+    case OpKind::Div:  // d(a / b)/db = -y / b
+      set(0, [&] { return c.op(OpKind::Div, {dy, b}); });
+      set(1, [&] { return c.op(OpKind::Neg, {c.op(OpKind::Div, {c.op(OpKind::Mul, {dy, c.y(0)}), b})}); });
+      break;
+    default:
+      return c.error("no gradient");
+  }
+  return Status::ok();
+}
+
 OpSchema arith_schema(OpKind kind, std::string_view onnx, KernelFn kernel, EmitScalarFn emit, ImportFn import,
                       std::string_view doc) {
   OpSchema s{kind, onnx};
@@ -210,6 +240,8 @@ OpSchema arith_schema(OpKind kind, std::string_view onnx, KernelFn kernel, EmitS
   s.macs = arith_macs;
   s.import = import;
   s.emit_scalar = emit;
+  const bool grad = kind == OpKind::Add || kind == OpKind::Sub || kind == OpKind::Mul || kind == OpKind::Div;
+  s.grad = grad ? arith_grad : nullptr;
   s.doc = doc;
   return s;
 }

@@ -8,6 +8,7 @@
 
 #include "ops/c_emit.h"
 #include "ops/conv_util.h"
+#include "ops/grad.h"
 
 namespace weec {
 
@@ -275,6 +276,33 @@ Status gemm_emit_c(CEmitContext& c) {
 
 }  // namespace
 
+namespace {
+
+// Gradient (ops/grad.h). With A' = transA ? A^T : A and B' likewise,
+// dA' = alpha dY B'^T and dB' = alpha A'^T dY; each is one Gemm whose
+// transposes read A, B and dY as stored. dC = beta dY summed over C's
+// broadcast axes.
+Status gemm_grad(GradContext& c) {
+  const bool ta = c.attrs.i("transA") != 0, tb = c.attrs.i("transB") != 0;
+  Value *a = c.x(0), *b = c.x(1), *dy = c.dy(0);
+  const float alpha = c.attrs.f("alpha"), beta = c.attrs.f("beta");
+  auto gemm = [&](Value* p, Value* q, bool tp, bool tq) {
+    return c.op(OpKind::Gemm, {p, q},
+                {{"alpha", Attribute::of_float(alpha)},
+                 {"transA", Attribute::of_int(tp)},
+                 {"transB", Attribute::of_int(tq)}});
+  };
+  if (c.wants(0)) c.set(0, ta ? gemm(b, dy, tb, true) : gemm(dy, b, false, !tb));
+  if (c.wants(1)) c.set(1, tb ? gemm(dy, a, true, ta) : gemm(a, dy, !ta, false));
+  if (c.wants(2)) {
+    Value* d = beta == 1.f ? dy : c.op(OpKind::Mul, {dy, c.scalar(beta, dy->type.dtype)});
+    c.set(2, c.unbroadcast(d, c.dims(c.x(2))));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
 const OpSchema& schema_Gemm() {
   static const OpSchema s = [] {
     OpSchema m{OpKind::Gemm, "Gemm"};
@@ -288,6 +316,7 @@ const OpSchema& schema_Gemm() {
     m.macs = gemm_macs;
     m.import = gemm_import;
     m.emit_c = gemm_emit_c;
+    m.grad = gemm_grad;
     m.doc = "alpha * op(A) * op(B) + beta * C with optional transposes and C broadcast";
     return m;
   }();

@@ -12,6 +12,7 @@
 #include <limits>
 
 #include "ops/c_emit.h"
+#include "ops/grad.h"
 #include "ops/op_util.h"
 
 namespace weec {
@@ -209,6 +210,45 @@ Status loss_emit_c(CEmitContext& c, bool softmax) {
   return Status::ok();
 }
 
+// Gradient of SoftmaxCrossEntropyLoss (ops/grad.h) with respect to the
+// scores [N, C, d...], without class weights or ignore_index:
+//   d loss / d scores = (softmax(scores) - onehot(labels)) * dloss'
+// with dloss' the loss gradient per element: dloss / (N * d...) for "mean",
+// dloss for "sum", dloss[n, d...] (a size-1 class axis added) for "none". A
+// gradient into the log_prob output adds dlp - softmax * sum_c dlp.
+Status sce_grad(GradContext& c) {
+  if (c.node.has_input(2) || c.attrs.has("ignore_index"))
+    return c.error("gradient: class weights and ignore_index are not supported");
+  Value* x = c.x(0);
+  const DType t = x->type.dtype;
+  const Dims xd = c.dims(x);
+  const AttrMap axis1 = {{"axis", Attribute::of_int(1)}};
+  Value* p = c.op(OpKind::Softmax, {x}, axis1);
+  Value* dx = nullptr;
+  if (Value* dl = c.dy(0)) {
+    Tensor off_on(t, {2});
+    off_on.set_double(1, 1);
+    Value* onehot = c.op(OpKind::OneHot, {c.x(1), c.ints({xd[1]}), c.constant(std::move(off_on))}, axis1);
+    Value* scale = dl;
+    const std::string& red = c.attrs.s("reduction");
+    if (red == "mean") {
+      scale = c.op(OpKind::Div, {dl, c.scalar((double)(numel_of(xd) / std::max<int64_t>(xd[1], 1)), t)});
+    } else if (red == "none") {
+      Dims d = c.dims(dl);
+      d.insert(d.begin() + 1, 1);
+      scale = c.op(OpKind::Reshape, {dl, c.ints(d)});
+    }
+    dx = c.op(OpKind::Mul, {c.op(OpKind::Sub, {p, onehot}), scale});
+  }
+  if (Value* dlp = c.node.outputs.size() > 1 ? c.dy(1) : nullptr) {
+    Value* s = c.op(OpKind::ReduceSum, {dlp, c.ints({1})}, {{"keepdims", Attribute::of_int(1)}});
+    Value* d = c.op(OpKind::Sub, {dlp, c.op(OpKind::Mul, {p, s})});
+    dx = dx ? c.op(OpKind::Add, {dx, d}) : d;
+  }
+  c.set(0, dx);
+  return Status::ok();
+}
+
 OpSchema loss_schema(OpKind kind, std::string_view onnx, KernelFn kernel, EmitCFn emit_c,
                      std::string_view doc) {
   OpSchema s{kind, onnx};
@@ -241,6 +281,7 @@ const OpSchema& schema_SoftmaxCrossEntropyLoss() {
         [](CEmitContext& c) { return loss_emit_c(c, true); },
         "NLL of log_softmax(scores, axis 1); optional log_prob output");
     m.max_outputs = 2;
+    m.grad = sce_grad;
     return m;
   }();
   return s;

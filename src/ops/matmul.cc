@@ -6,6 +6,7 @@
 #include <cctype>
 #include <map>
 
+#include "ops/grad.h"
 #include "ops/nn_emit.h"
 
 namespace weec {
@@ -435,6 +436,22 @@ Status einsum_emit_c(CEmitContext& c) {
 
 }  // namespace
 
+namespace {
+
+// Gradient (ops/grad.h) for operands of rank >= 2: dA = dY B^T and
+// dB = A^T dY, batched as the forward product, then summed over the batch
+// axes each operand was broadcast along.
+Status matmul_grad(GradContext& c) {
+  Value *a = c.x(0), *b = c.x(1), *dy = c.dy(0);
+  if (c.dims(a).size() < 2 || c.dims(b).size() < 2)
+    return c.error("gradient: 1-D operands are not supported (reshape them to 2-D)");
+  if (c.wants(0)) c.set(0, c.unbroadcast(c.op(OpKind::MatMul, {dy, c.transpose_last2(b)}), c.dims(a)));
+  if (c.wants(1)) c.set(1, c.unbroadcast(c.op(OpKind::MatMul, {c.transpose_last2(a), dy}), c.dims(b)));
+  return Status::ok();
+}
+
+}  // namespace
+
 const OpSchema& schema_MatMul() {
   static const OpSchema s = [] {
     OpSchema m{OpKind::MatMul, "MatMul"};
@@ -445,6 +462,7 @@ const OpSchema& schema_MatMul() {
     m.macs = nn::matmul_macs;
     m.emit_c = matmul_emit_c;
     m.doc = "numpy matmul: 1-D promotion and batch broadcasting";
+    m.grad = matmul_grad;
     return m;
   }();
   return s;

@@ -153,6 +153,9 @@ class CScalarContext;
 class CEmitContext;
 using EmitScalarFn = Expected<std::string> (*)(CScalarContext&);
 using EmitCFn = Status (*)(CEmitContext&);
+// Reverse-mode gradient (ops/grad.h): emits the nodes of the input gradients.
+class GradContext;
+using GradFn = Status (*)(GradContext&);
 
 struct OpSchema {
   OpKind kind;
@@ -171,6 +174,8 @@ struct OpSchema {
   // C backend hooks; neither set = not supported by the C backend.
   EmitScalarFn emit_scalar = nullptr;
   EmitCFn emit_c = nullptr;
+  // Gradient hook (src/autodiff); unset = not differentiable by weec.
+  GradFn grad = nullptr;
   // Output 0 holds exactly input 0's bytes (Reshape, Flatten, Squeeze, ...):
   // the memory planner may make it a view of input 0 and emit nothing.
   bool view = false;

@@ -18,6 +18,7 @@
 #include <limits>
 
 #include "ops/c_emit.h"
+#include "ops/grad.h"
 #include "ops/op_util.h"
 
 namespace weec {
@@ -531,6 +532,28 @@ Status reduce_emit_c(CEmitContext& c, Red op) {
   return Status::ok();
 }
 
+// Gradient of ReduceSum and ReduceMean (ops/grad.h): dY with the reduced
+// axes put back as 1s, expanded to X's dims (and divided by the count).
+Status reduce_grad(GradContext& c) {
+  const Dims xd = c.dims(c.x(0));
+  std::vector<int64_t> axes;
+  if (c.node.has_input(1)) {
+    const Tensor* t = c.node.inputs[1]->constant.get();
+    if (!t) return c.error("gradient: the axes must be a constant");
+    axes = t->to_int_vector();
+  }
+  auto mask = reduced_mask(c, axes, (int64_t)xd.size(), c.attrs.i("noop_with_empty_axes") != 0);
+  if (!mask) return mask.status();
+  Dims kept = xd;
+  int64_t count = 1;
+  for (size_t a = 0; a < xd.size(); ++a)
+    if ((*mask)[a]) count *= xd[a], kept[a] = 1;
+  Value* g = c.op(OpKind::Reshape, {c.dy(0), c.ints(kept)});
+  if (c.node.op == OpKind::ReduceMean) g = c.op(OpKind::Div, {g, c.scalar((double)count, g->type.dtype)});
+  c.set(0, c.op(OpKind::Expand, {g, c.ints(xd)}));
+  return Status::ok();
+}
+
 OpSchema reduce_schema(OpKind kind, std::string_view onnx, KernelFn kernel, ImportFn import, EmitCFn emit_c,
                        std::string_view doc) {
   OpSchema s{kind, onnx};
@@ -542,6 +565,7 @@ OpSchema reduce_schema(OpKind kind, std::string_view onnx, KernelFn kernel, Impo
   s.kernel = kernel;
   s.import = import;
   s.emit_c = emit_c;
+  if (kind == OpKind::ReduceSum || kind == OpKind::ReduceMean) s.grad = reduce_grad;
   s.doc = doc;
   return s;
 }

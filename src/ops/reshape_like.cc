@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <set>
 
+#include "ops/grad.h"
 #include "ops/shape_util.h"
 
 namespace weec {
@@ -331,6 +332,12 @@ Status kernel_identity(KernelContext& ctx) {
 
 }  // namespace
 
+// Gradient of every view op here (ops/grad.h): dY back in X's dims.
+Status view_grad(GradContext& c) {
+  c.set(0, c.op(OpKind::Reshape, {c.dy(0), c.ints(c.dims(c.x(0)))}));
+  return Status::ok();
+}
+
 const OpSchema& schema_Reshape() {
   static const OpSchema s = [] {
     OpSchema m{OpKind::Reshape, "Reshape"};
@@ -342,6 +349,7 @@ const OpSchema& schema_Reshape() {
     m.kernel = kernel_reshape;
     m.import = import_reshape;
     m.doc = "new dims for the same elements; 0 copies a dim (unless allowzero), -1 is inferred";
+    m.grad = view_grad;
     return m;
   }();
   return s;
@@ -356,6 +364,7 @@ const OpSchema& schema_Flatten() {
     m.infer = infer_flatten;
     m.kernel = kernel_flatten;
     m.doc = "2-D view: dims before axis, dims from axis";
+    m.grad = view_grad;
     return m;
   }();
   return s;
@@ -372,6 +381,7 @@ const OpSchema& schema_Squeeze() {
     m.kernel = kernel_squeeze;
     m.import = [](ImportContext& c) { return import_axes_attr(c, OpKind::Squeeze); };
     m.doc = "removes size-1 dims (the given axes, or all)";
+    m.grad = view_grad;
     return m;
   }();
   return s;
@@ -387,6 +397,7 @@ const OpSchema& schema_Unsqueeze() {
     m.kernel = kernel_unsqueeze;
     m.import = [](ImportContext& c) { return import_axes_attr(c, OpKind::Unsqueeze); };
     m.doc = "inserts size-1 dims at the given output axes";
+    m.grad = view_grad;
     return m;
   }();
   return s;
@@ -400,6 +411,7 @@ const OpSchema& schema_Identity() {
     m.infer = infer_same_as_input0;
     m.kernel = kernel_identity;
     m.doc = "copies its input";
+    m.grad = view_grad;
     return m;
   }();
   return s;

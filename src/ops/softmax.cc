@@ -14,6 +14,7 @@
 #include <limits>
 
 #include "ops/c_emit.h"
+#include "ops/grad.h"
 #include "ops/op_util.h"
 
 namespace weec {
@@ -194,6 +195,23 @@ Status soft_emit_c(CEmitContext& c, Soft kind) {
   return Status::ok();
 }
 
+// Gradients (ops/grad.h) from the output y along the axis:
+//   softmax:     dx = y * (dy - sum(dy * y))
+//   log_softmax: dx = dy - exp(y) * sum(dy)
+Status soft_grad(GradContext& c) {
+  Value *y = c.y(0), *dy = c.dy(0);
+  Value* axes = c.ints({c.attrs.i("axis")});
+  const AttrMap keep = {{"keepdims", Attribute::of_int(1)}};
+  if (c.node.op == OpKind::Softmax) {
+    Value* s = c.op(OpKind::ReduceSum, {c.op(OpKind::Mul, {dy, y}), axes}, keep);
+    c.set(0, c.op(OpKind::Mul, {y, c.op(OpKind::Sub, {dy, s})}));
+  } else {
+    Value* s = c.op(OpKind::ReduceSum, {dy, axes}, keep);
+    c.set(0, c.op(OpKind::Sub, {dy, c.op(OpKind::Mul, {c.op(OpKind::Exp, {y}), s})}));
+  }
+  return Status::ok();
+}
+
 OpSchema soft_schema(OpKind kind, std::string_view onnx, KernelFn kernel, ImportFn import, EmitCFn emit_c,
                      std::string_view doc) {
   OpSchema s{kind, onnx};
@@ -203,6 +221,7 @@ OpSchema soft_schema(OpKind kind, std::string_view onnx, KernelFn kernel, Import
   s.kernel = kernel;
   s.import = import;
   s.emit_c = emit_c;
+  if (kind != OpKind::Hardmax) s.grad = soft_grad;
   s.doc = doc;
   return s;
 }

@@ -2,6 +2,7 @@
 // strided copy that DepthToSpace and SpaceToDepth reuse.
 #include <algorithm>
 
+#include "ops/grad.h"
 #include "ops/movement_emit.h"
 #include "ops/shape_util.h"
 
@@ -102,6 +103,21 @@ Status emit_transpose(CEmitContext& c) {
 
 }  // namespace
 
+namespace {
+
+// Gradient (ops/grad.h): dY transposed by the inverse permutation.
+Status transpose_grad(GradContext& c) {
+  const int64_t r = (int64_t)c.dims(c.x(0)).size();
+  std::vector<int64_t> perm = c.attrs.ints("perm"), inv(r);
+  if (perm.empty())
+    for (int64_t a = 0; a < r; ++a) perm.push_back(r - 1 - a);
+  for (int64_t a = 0; a < r; ++a) inv[perm[a]] = a;
+  c.set(0, c.op(OpKind::Transpose, {c.dy(0)}, {{"perm", Attribute::of_ints(inv)}}));
+  return Status::ok();
+}
+
+}  // namespace
+
 const OpSchema& schema_Transpose() {
   static const OpSchema s = [] {
     OpSchema m{OpKind::Transpose, "Transpose"};
@@ -111,6 +127,7 @@ const OpSchema& schema_Transpose() {
     m.kernel = kernel_transpose;
     m.emit_c = emit_transpose;
     m.doc = "permutes dims (default: reverses them)";
+    m.grad = transpose_grad;
     return m;
   }();
   return s;
