@@ -2,6 +2,7 @@
 // (an attribute before: the import hook makes it a constant input); without
 // sizes the axis is split evenly, the last chunk smaller when the dim does not
 // divide (the opset 18 rule, a superset of opset 13's "must divide").
+#include "ops/grad.h"
 #include "ops/movement_emit.h"
 #include "ops/shape_util.h"
 
@@ -216,6 +217,21 @@ Status emit_split(CEmitContext& c) {
 
 }  // namespace
 
+// Gradient (ops/grad.h): each input's slice of dY along the axis.
+Status concat_grad(GradContext& c) {
+  const int64_t rank = (int64_t)c.dims(c.y(0)).size();
+  int64_t axis = c.attrs.i("axis");
+  if (axis < 0) axis += rank;
+  int64_t at = 0;
+  for (size_t i = 0; i < c.node.inputs.size(); ++i) {
+    const int64_t len = c.dims(c.x(i))[axis];
+    if (c.wants(i))
+      c.set(i, c.op(OpKind::Slice, {c.dy(0), c.ints({at}), c.ints({at + len}), c.ints({axis})}));
+    at += len;
+  }
+  return Status::ok();
+}
+
 const OpSchema& schema_Concat() {
   static const OpSchema s = [] {
     OpSchema m{OpKind::Concat, "Concat"};
@@ -228,6 +244,7 @@ const OpSchema& schema_Concat() {
     m.emit_c = emit_concat;
     m.import = import_concat;
     m.doc = "joins inputs along axis";
+    m.grad = concat_grad;
     return m;
   }();
   return s;

@@ -8,6 +8,7 @@
 
 #include "ops/c_emit.h"
 #include "ops/conv_util.h"
+#include "ops/grad.h"
 
 namespace weec {
 
@@ -566,6 +567,54 @@ Status unpool_emit_c(CEmitContext& c) {
   return Status::ok();
 }
 
+// ---- gradients (ops/grad.h) ----
+//  MaxPool: dY added at the argmax of each window (MaxPool again for its
+//    Indices, then ScatterElements with reduction add: windows may overlap).
+//  AveragePool: per plane, dY times a constant [out, in] matrix holding
+//    1 / divisor at each output's taps (any pads, dilations, ceil_mode and
+//    count_include_pad, as the kernel's plan).
+//  GlobalAveragePool: dY / (spatial size), expanded.
+constexpr int64_t kMaxAvgMatrix = 1 << 22;
+
+Status pool_grad(GradContext& c) {
+  Value *x = c.x(0), *dy = c.dy(0);
+  const Dims xd = c.dims(x);
+  const DType t = x->type.dtype;
+  if (c.node.op == OpKind::GlobalAveragePool) {
+    const double n = (double)(numel_of(xd) / std::max<int64_t>(xd[0] * xd[1], 1));
+    c.set(0, c.op(OpKind::Expand, {c.op(OpKind::Div, {dy, c.scalar(n, t)}), c.ints(xd)}));
+    return Status::ok();
+  }
+  if (c.node.op == OpKind::MaxPool) {
+    AttrMap a = c.node.attrs;
+    a["storage_order"] = Attribute::of_int(0);
+    Value* idx = c.op_n(OpKind::MaxPool, {x}, 2, a)[1];
+    Value* flat = c.op(OpKind::ScatterElements,
+                       {c.full({numel_of(xd)}, 0, t), c.op(OpKind::Reshape, {idx, c.ints({-1})}),
+                        c.op(OpKind::Reshape, {dy, c.ints({-1})})},
+                       {{"axis", Attribute::of_int(0)}, {"reduction", Attribute::of_string("add")}});
+    c.set(0, c.op(OpKind::Reshape, {flat, c.ints(xd)}));
+    return Status::ok();
+  }
+  nn::Window w;
+  WEEC_TRY(pool_window(c, PoolKind::Avg, xd, w));
+  const int64_t in_n = numel_of(w.in), out_n = numel_of(w.out), planes = xd[0] * xd[1];
+  if (in_n * out_n > kMaxAvgMatrix)
+    return c.error("gradient: the pooling matrix would have {} x {} entries", out_n, in_n);
+  const PoolPlan plan = plan_pool(w);
+  const bool include_pad = c.attrs.i("count_include_pad") != 0;
+  Tensor m(t, {out_n, in_n});
+  for (int64_t o = 0; o < out_n; ++o) {
+    const int64_t n = include_pad ? plan.padded_count[o] : plan.first[o + 1] - plan.first[o];
+    for (int64_t k = plan.first[o]; k < plan.first[o + 1]; ++k)
+      m.set_double(o * in_n + plan.taps[k].row, m.get_double(o * in_n + plan.taps[k].row) + 1.0 / (double)n);
+  }
+  Value* g =
+      c.op(OpKind::MatMul, {c.op(OpKind::Reshape, {dy, c.ints({planes, out_n})}), c.constant(std::move(m))});
+  c.set(0, c.op(OpKind::Reshape, {g, c.ints(xd)}));
+  return Status::ok();
+}
+
 }  // namespace
 
 const OpSchema& schema_MaxPool() {
@@ -582,6 +631,7 @@ const OpSchema& schema_MaxPool() {
     m.emit_c = [](CEmitContext& c) { return window_pool_emit_c(c, PoolKind::Max); };
     m.macs = window_macs;
     m.doc = "max over N-D windows; optional flattened argmax Indices";
+    m.grad = pool_grad;
     return m;
   }();
   return s;
@@ -599,6 +649,7 @@ const OpSchema& schema_AveragePool() {
     m.emit_c = [](CEmitContext& c) { return window_pool_emit_c(c, PoolKind::Avg); };
     m.macs = window_macs;
     m.doc = "mean over N-D windows; padding counted only with count_include_pad";
+    m.grad = pool_grad;
     return m;
   }();
   return s;
@@ -630,6 +681,7 @@ const OpSchema& schema_LpPool() {
       m.kernel = [](KernelContext& c) { return global_kernel(c, PoolKind::Kind); };  \
       m.emit_c = [](CEmitContext& c) { return global_emit_c(c, PoolKind::Kind); };   \
       m.doc = doc_text;                                                              \
+      if (PoolKind::Kind == PoolKind::Avg) m.grad = pool_grad;                       \
       if (PoolKind::Kind == PoolKind::Lp) {                                          \
         m.attrs = {attr_int("p", 2)};                                                \
         m.import = [](ImportContext& c) { return import_float_p(c, OpKind::Name); }; \

@@ -5,6 +5,7 @@
 // half to even. Abs, Neg and Sign also take integers; those wrap like two's
 // complement, so Abs(INT_MIN) == Neg(INT_MIN) == INT_MIN, as numpy.
 #include "ops/elementwise_util.h"
+#include "ops/grad.h"
 
 namespace weec {
 
@@ -146,6 +147,36 @@ Status infer_classify(InferContext& ctx) {
   return Status::ok();
 }
 
+// Gradients (ops/grad.h), from y where the derivative is a function of it.
+Status unary_grad(GradContext& c) {
+  Value *x = c.x(0), *y = c.y(0), *dy = c.dy(0);
+  const DType t = x->type.dtype;
+  auto mul = [&](Value* a, Value* b) { return c.op(OpKind::Mul, {a, b}); };
+  switch (c.node.op) {
+    case OpKind::Neg:
+      c.set(0, c.op(OpKind::Neg, {dy}));
+      break;
+    case OpKind::Abs:
+      c.set(0, mul(dy, c.op(OpKind::Sign, {x})));
+      break;
+    case OpKind::Exp:
+      c.set(0, mul(dy, y));
+      break;
+    case OpKind::Log:
+      c.set(0, c.op(OpKind::Div, {dy, x}));
+      break;
+    case OpKind::Sqrt:  // 1 / (2 y)
+      c.set(0, c.op(OpKind::Div, {dy, mul(y, c.scalar(2, t))}));
+      break;
+    case OpKind::Reciprocal:  // -y^2
+      c.set(0, c.op(OpKind::Neg, {mul(dy, mul(y, y))}));
+      break;
+    default:
+      return c.error("no gradient");
+  }
+  return Status::ok();
+}
+
 OpSchema unary_schema(OpKind kind, std::string_view onnx, int since, InferFn infer, KernelFn kernel,
                       EmitScalarFn emit, std::string_view doc) {
   OpSchema s{kind, onnx};
@@ -154,6 +185,8 @@ OpSchema unary_schema(OpKind kind, std::string_view onnx, int since, InferFn inf
   s.infer = infer;
   s.kernel = kernel;
   s.emit_scalar = emit;
+  for (OpKind k : {OpKind::Neg, OpKind::Abs, OpKind::Exp, OpKind::Log, OpKind::Sqrt, OpKind::Reciprocal})
+    if (kind == k) s.grad = unary_grad;
   s.doc = doc;
   return s;
 }

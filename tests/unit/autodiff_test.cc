@@ -221,6 +221,77 @@ TEST(Autodiff, SoftmaxCrossEntropyLoss) {
       "SCE with log_prob");
 }
 
+TEST(Autodiff, UnaryMath) {
+  uint32_t seed = 120;
+  for (OpKind op : {OpKind::Neg, OpKind::Abs, OpKind::Exp, OpKind::Log, OpKind::Sqrt, OpKind::Reciprocal}) {
+    GradCase c(seed++);
+    Value* x = c.in({2, 5}, 0.3);
+    if (op == OpKind::Log || op == OpKind::Sqrt) x = c.b.op(OpKind::Abs, {x});  // positive inputs
+    check_gradients(c, c.b.op(op, {x}), std::string(op_name(op)));
+  }
+}
+
+// Conv in 1-D and 2-D: strides, dilations, asymmetric pads that leave rows
+// out, groups (depthwise, with a multiplier, and several channels per group),
+// bias; gradients for X, W and B.
+TEST(Autodiff, Conv) {
+  const struct {
+    Dims x, w;
+    std::vector<int64_t> strides, dilations, pads;
+    int64_t group;
+  } cases[] = {
+      {{2, 3, 7, 6}, {4, 3, 3, 2}, {1, 1}, {1, 1}, {1, 0, 1, 1}, 1},
+      {{1, 2, 9, 8}, {3, 2, 3, 3}, {2, 3}, {2, 1}, {0, 2, 1, 0}, 1},
+      {{2, 4, 6, 5}, {4, 1, 3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, 4},
+      {{1, 3, 7, 7}, {6, 1, 2, 3}, {2, 2}, {1, 2}, {0, 1, 1, 0}, 3},
+      {{2, 4, 5, 6}, {6, 2, 3, 2}, {1, 2}, {1, 1}, {1, 1, 0, 0}, 2},
+      {{3, 2, 11}, {3, 2, 4}, {3}, {2}, {2, 1}, 1},
+  };
+  uint32_t seed = 130;
+  for (const auto& k : cases) {
+    GradCase c(seed++);
+    Value* x = c.in(k.x);
+    Value* w = c.in(k.w);
+    Value* b = c.in({k.w[0]});
+    AttrMap a = {{"strides", Attribute::of_ints(k.strides)},
+                 {"dilations", Attribute::of_ints(k.dilations)},
+                 {"pads", Attribute::of_ints(k.pads)},
+                 {"group", i(k.group)}};
+    check_gradients(c, c.b.op(OpKind::Conv, {x, w, b}, a),
+                    fmt::format("Conv x{} w{} group {}", dims_str(k.x), dims_str(k.w), k.group));
+  }
+}
+
+TEST(Autodiff, Pools) {
+  GradCase c(140);  // overlapping windows, padding, ceil_mode
+  check_gradients(c,
+                  c.b.op(OpKind::MaxPool, {c.in({2, 2, 7, 6})},
+                         attrs({{"kernel_shape", Attribute::of_ints({3, 2})},
+                                {"strides", Attribute::of_ints({2, 1})},
+                                {"pads", Attribute::of_ints({1, 0, 1, 1})},
+                                {"ceil_mode", i(1)}})),
+                  "MaxPool");
+  for (int64_t include : {0, 1}) {
+    GradCase d(141 + (uint32_t)include);
+    check_gradients(d,
+                    d.b.op(OpKind::AveragePool, {d.in({2, 3, 7, 5})},
+                           attrs({{"kernel_shape", Attribute::of_ints({3, 3})},
+                                  {"strides", Attribute::of_ints({2, 2})},
+                                  {"pads", Attribute::of_ints({1, 1, 1, 0})},
+                                  {"count_include_pad", i(include)}})),
+                    "AveragePool count_include_pad=" + std::to_string(include));
+  }
+  GradCase e(143);
+  check_gradients(e, e.b.op(OpKind::GlobalAveragePool, {e.in({2, 3, 4, 5})}), "GlobalAveragePool");
+}
+
+TEST(Autodiff, Concat) {
+  GradCase c(150);
+  Value* a = c.in({2, 3, 4});
+  Value* b = c.in({2, 1, 4});
+  check_gradients(c, c.b.op(OpKind::Concat, {a, b, a}, attrs({{"axis", i(-2)}})), "Concat");
+}
+
 // A 2-layer MLP with its loss, and a value used twice (the gradients of its
 // uses add up).
 TEST(Autodiff, ChainsAndFanOut) {
