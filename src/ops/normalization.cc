@@ -5,6 +5,7 @@
 // are population variances computed in two passes so they are never negative.
 #include <cmath>
 
+#include "ops/grad.h"
 #include "ops/nn_emit.h"
 
 namespace weec {
@@ -366,6 +367,74 @@ OpSchema norm_schema(OpKind kind, std::string_view onnx, int since, std::vector<
 
 }  // namespace
 
+namespace {
+
+// Gradient (ops/grad.h) with respect to X, scale and B. Per channel c, over
+// the m elements of the batch and spatial axes, xhat = (x - mu) * inv:
+//  training_mode (mu, var of the batch, inv = 1 / sqrt(var + eps)):
+//    dB = sum dy, dscale = sum dy * xhat,
+//    dX = scale * inv / m * (m * dy - dB - xhat * dscale);
+//  inference (mu, var the inputs): dX = dy * scale * inv, and the same dB and
+//    dscale; mean and var get -sum(dy) * scale * inv and
+//    -sum(dy * (x - mu)) * scale * inv^3 / 2.
+// The running statistics (outputs 1, 2) carry no gradient.
+Status bn_grad(GradContext& c) {
+  Value *x = c.x(0), *dy = c.dy(0);
+  if (!dy) return Status::ok();
+  const Dims xd = c.dims(x);
+  const DType t = x->type.dtype;
+  Dims cshape(xd.size(), 1);
+  cshape[1] = xd[1];
+  std::vector<int64_t> axes = {0};
+  for (size_t a = 2; a < xd.size(); ++a) axes.push_back((int64_t)a);
+  const double m = (double)(numel_of(xd) / std::max<int64_t>(xd[1], 1));
+  auto op = [&](OpKind k, std::vector<Value*> in) { return c.op(k, std::move(in)); };
+  auto per_channel = [&](Value* v) { return c.op(OpKind::Reshape, {v, c.ints(cshape)}); };
+  auto sum = [&](Value* v, bool keep) {
+    return c.op(OpKind::ReduceSum, {v, c.ints(axes)}, {{"keepdims", Attribute::of_int(keep)}});
+  };
+  const bool training = c.attrs.i("training_mode") != 0;
+  Value *mu, *var;
+  if (training) {
+    mu = c.op(OpKind::ReduceMean, {x, c.ints(axes)});
+    Value* d = op(OpKind::Sub, {x, mu});
+    var = c.op(OpKind::ReduceMean, {op(OpKind::Mul, {d, d}), c.ints(axes)});
+  } else {
+    mu = per_channel(c.x(3));
+    var = per_channel(c.x(4));
+  }
+  Value* inv =
+      op(OpKind::Reciprocal, {op(OpKind::Sqrt, {op(OpKind::Add, {var, c.scalar(c.attrs.f("epsilon"), t)})})});
+  Value* centred = op(OpKind::Sub, {x, mu});
+  Value* xhat = op(OpKind::Mul, {centred, inv});
+  Value* scale = per_channel(c.x(1));
+  Value* db = sum(dy, true);
+  Value* dscale = sum(op(OpKind::Mul, {dy, xhat}), true);
+  Value* si = op(OpKind::Mul, {scale, inv});
+  if (c.wants(0)) {
+    if (training) {
+      Value* inner = op(OpKind::Sub, {op(OpKind::Sub, {op(OpKind::Mul, {dy, c.scalar(m, t)}), db}),
+                                      op(OpKind::Mul, {xhat, dscale})});
+      c.set(0, op(OpKind::Mul, {op(OpKind::Div, {si, c.scalar(m, t)}), inner}));
+    } else {
+      c.set(0, op(OpKind::Mul, {dy, si}));
+    }
+  }
+  const Dims cd = {xd[1]};
+  auto flat = [&](Value* v) { return c.op(OpKind::Reshape, {v, c.ints(cd)}); };
+  if (c.wants(1)) c.set(1, flat(dscale));
+  if (c.wants(2)) c.set(2, flat(db));
+  if (!training && c.wants(3)) c.set(3, flat(op(OpKind::Neg, {op(OpKind::Mul, {db, si})})));
+  if (!training && c.wants(4)) {
+    Value* s = sum(op(OpKind::Mul, {dy, centred}), true);
+    Value* k = op(OpKind::Mul, {op(OpKind::Mul, {si, op(OpKind::Mul, {inv, inv})}), c.scalar(-0.5, t)});
+    c.set(4, flat(op(OpKind::Mul, {s, k})));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
 const OpSchema& schema_BatchNormalization() {
   static const OpSchema s = [] {
     OpSchema m{OpKind::BatchNormalization, "BatchNormalization"};
@@ -377,6 +446,7 @@ const OpSchema& schema_BatchNormalization() {
     m.emit_c = nn::emit_batchnorm;
     m.import = bn_import;
     m.doc = "batch normalisation; training_mode computes batch statistics";
+    m.grad = bn_grad;
     return m;
   }();
   return s;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "ops/grad.h"
 #include "ops/movement_emit.h"
 #include "ops/shape_util.h"
 
@@ -155,6 +156,32 @@ Status kernel_slice(KernelContext& ctx) {
 }
 
 // A strided copy; starts/ends/axes/steps must be compile-time constants.
+// Gradient (ops/grad.h) of a slice with steps of 1: dY padded with zeros
+// back to X's dims.
+Status slice_grad(GradContext& c) {
+  const Dims xd = c.dims(c.x(0));
+  const Tensor *st = c.node.inputs[1]->constant.get(), *en = c.node.inputs[2]->constant.get();
+  const Tensor* ax = c.node.has_input(3) ? c.node.inputs[3]->constant.get() : nullptr;
+  const Tensor* sp = c.node.has_input(4) ? c.node.inputs[4]->constant.get() : nullptr;
+  if (!st || !en || (c.node.has_input(3) && !ax) || (c.node.has_input(4) && !sp))
+    return c.error("gradient: starts, ends, axes and steps must be constants");
+  std::vector<int64_t> axes_v = ax ? ax->to_int_vector() : std::vector<int64_t>{};
+  std::vector<int64_t> steps_v = sp ? sp->to_int_vector() : std::vector<int64_t>{};
+  WEEC_ASSIGN_OR_RETURN(SliceSpec spec,
+                        make_spec(c, st->to_int_vector(), en->to_int_vector(), ax ? &axes_v : nullptr,
+                                  sp ? &steps_v : nullptr, (int64_t)xd.size()));
+  std::vector<int64_t> pads(2 * xd.size(), 0);
+  for (size_t i = 0; i < spec.axes.size(); ++i) {
+    if (spec.steps[i] != 1) return c.error("gradient: only steps of 1 are supported");
+    const int64_t a = spec.axes[i];
+    const AxisSlice s = slice_axis(xd[a], spec.starts[i], spec.ends[i], 1);
+    pads[a] = s.start;
+    pads[xd.size() + a] = xd[a] - s.start - s.count;
+  }
+  c.set(0, c.op(OpKind::Pad, {c.dy(0), c.ints(pads)}));
+  return Status::ok();
+}
+
 Status emit_slice(CEmitContext& c) {
   const Dims in = c.in_dims(0);
   const int64_t rank = (int64_t)in.size();
@@ -214,6 +241,7 @@ const OpSchema& schema_Slice() {
     m.emit_c = emit_slice;
     m.import = import_slice;
     m.doc = "strided sub-tensor; starts/ends clamped, negative steps allowed";
+    m.grad = slice_grad;
     return m;
   }();
   return s;

@@ -292,6 +292,31 @@ TEST(Autodiff, Concat) {
   check_gradients(c, c.b.op(OpKind::Concat, {a, b, a}, attrs({{"axis", i(-2)}})), "Concat");
 }
 
+TEST(Autodiff, Slice) {
+  GradCase c(160);
+  check_gradients(c,
+                  c.b.op(OpKind::Slice, {c.in({4, 5, 3}), c.ints({1, -4}), c.ints({100, 4}), c.ints({0, 1})}),
+                  "Slice");
+}
+
+// BatchNormalization in training mode (batch statistics; gradients for X,
+// scale, B) and in inference mode (also for the mean and variance inputs).
+TEST(Autodiff, BatchNormalization) {
+  for (int64_t training : {1, 0}) {
+    GradCase c(170 + (uint32_t)training);
+    Value* x = c.in({3, 2, 4, 3});
+    Value* scale = c.in({2});
+    Value* bias = c.in({2});
+    Value* mean = c.in({2});
+    Tensor var(DType::F64, {2});
+    var.set_double(0, 0.7), var.set_double(1, 1.9);
+    Value* v = c.add(std::move(var));
+    AttrMap a = {{"epsilon", Attribute::of_float(1e-3f)}, {"training_mode", i(training)}};
+    check_gradients(c, c.b.op(OpKind::BatchNormalization, {x, scale, bias, mean, v}, a),
+                    training ? "BatchNormalization training" : "BatchNormalization inference");
+  }
+}
+
 // A 2-layer MLP with its loss, and a value used twice (the gradients of its
 // uses add up).
 TEST(Autodiff, ChainsAndFanOut) {
