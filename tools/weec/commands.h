@@ -25,6 +25,7 @@ Runner add_eval(CLI::App& app);
 Runner add_export(CLI::App& app);
 Runner add_quantize(CLI::App& app);
 Runner add_weenet(CLI::App& app);
+Runner add_train(CLI::App& app);
 
 // Loads an ONNX model (.onnx) or a text-IR file (.wir). Type inference runs
 // on both; `input_shapes` ("name=1x3x32x32") bind symbolic input dims first.

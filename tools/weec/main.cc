@@ -68,6 +68,10 @@ int main(int argc, char** argv) {
       "weec export examples/fashion_mnist/model.onnx --input-shape image=1x1x28x28 -O2 -o fm.onnx");
   add("weenet", "Generate a WeeNet: a tiny seeded test network (one conv, a chain, residuals; float or int8)",
       weec::cli::add_weenet, "weec weenet --seed 7 --kind conv -o conv7.onnx --data conv7_data");
+  add("train", "Train a model (or an --mlp from scratch) on .npy/IDX data with SGD or Adam; write ONNX",
+      weec::cli::add_train,
+      "weec train --mlp 784,128,10 --data /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz "
+      "--labels /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz --epochs 5 -o mlp_trained.onnx");
   add("ops", "List the operators weec supports, with ONNX opsets and fusion kinds", weec::cli::add_ops,
       "weec ops | grep -i conv");
   CLI11_PARSE(app, argc, argv);

@@ -1,0 +1,166 @@
+// weec train: trains a model (an ONNX/text-IR file, or an --mlp preset from
+// scratch) on .npy/IDX data with the reference interpreter running the
+// gradient graph (src/train), and writes the trained model as ONNX.
+// Per-epoch loss and accuracy go to stdout, a progress bar to stderr.
+#include <unistd.h>
+
+#include <sstream>
+
+#include "commands.h"
+#include "frontend/onnx/export.h"
+#include "io/tensor_file.h"
+#include "train/presets.h"
+#include "train/trainer.h"
+
+namespace weec::cli {
+
+namespace {
+
+struct TrainArgs {
+  std::string model, data, labels, test_data, test_labels, output, mlp, act = "relu", loss = "ce",
+                                                                        optimizer = "sgd";
+  std::vector<std::string> input_shapes;
+  double lr = 0.01, momentum = 0.9, weight_decay = 0, val_split = 0.1, input_scale = 0;
+  int64_t epochs = 5, batch = 64, limit = -1;
+  uint64_t seed = 0;
+  int threads = 2;
+  bool quiet = false;
+};
+
+Expected<Tensor> read_samples(const std::string& path, int64_t limit) {
+  WEEC_ASSIGN_OR_RETURN(Tensor t, read_tensor_file(path));
+  if (t.rank() == 0) return error("'{}' is a scalar; expected samples along axis 0", path);
+  if (limit >= 0 && limit < t.dim(0)) {
+    Dims d = t.dims();
+    d[0] = limit;
+    Tensor cut(t.dtype(), d);
+    std::memcpy(cut.raw(), t.raw(), cut.nbytes());
+    return cut;
+  }
+  return t;
+}
+
+Expected<std::vector<int64_t>> parse_sizes(const std::string& s) {
+  std::vector<int64_t> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');) {
+    try {
+      size_t used = 0;
+      out.push_back(std::stoll(item, &used));
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      return error("--mlp '{}': '{}' is not a layer size", s, item);
+    }
+  }
+  return out;
+}
+
+void progress_bar(const train::Progress& p, int64_t epochs) {
+  const int width = 30, filled = (int)(width * p.done / std::max<int64_t>(p.total, 1));
+  fmt::print(stderr, "\repoch {}/{} [{}{}] {}/{} loss {:.4f}", p.epoch, epochs, std::string(filled, '='),
+             std::string(width - filled, ' '), p.done, p.total, p.loss);
+  if (p.done == p.total) fmt::print(stderr, "\r{:80}\r", "");
+}
+
+Status run_train(const TrainArgs& a) {
+  if (a.model.empty() == a.mlp.empty()) return error("give a MODEL file or --mlp SIZES (not both)");
+  const train::Loss loss = a.loss == "mse" ? train::Loss::Mse : train::Loss::CrossEntropy;
+  WEEC_ASSIGN_OR_RETURN(Tensor x, read_samples(a.data, a.limit));
+  WEEC_ASSIGN_OR_RETURN(Tensor y, read_samples(a.labels, a.limit));
+  std::unique_ptr<Graph> model;
+  if (!a.mlp.empty()) {
+    train::MlpSpec s;
+    WEEC_ASSIGN_OR_RETURN(s.sizes, parse_sizes(a.mlp));
+    s.act = a.act == "tanh" ? OpKind::Tanh : a.act == "sigmoid" ? OpKind::Sigmoid : OpKind::Relu;
+    s.input_scale = a.input_scale != 0 ? a.input_scale : x.dtype() == DType::U8 ? 1.0 / 255.0 : 1.0;
+    s.seed = a.seed;
+    WEEC_ASSIGN_OR_RETURN(model, train::make_mlp(s));
+  } else {
+    WEEC_ASSIGN_OR_RETURN(ImportedModel m, load_model(a.model, a.input_shapes));
+    model = std::move(m.graph);
+  }
+  WEEC_ASSIGN_OR_RETURN(train::Dataset data, train::make_dataset(*model, x, y, loss));
+  train::TrainOptions o;
+  o.loss = loss;
+  o.opt.kind =
+      a.optimizer == "adam" ? train::OptimizerOptions::Kind::Adam : train::OptimizerOptions::Kind::Sgd;
+  o.opt.lr = a.lr;
+  o.opt.momentum = a.optimizer == "sgd" ? a.momentum : 0.0;
+  o.opt.weight_decay = a.weight_decay;
+  o.epochs = a.epochs;
+  o.batch = a.batch;
+  o.seed = a.seed;
+  o.val_fraction = a.val_split;
+  o.threads = a.threads;
+  int64_t params = 0;
+  for (const auto& p : train::trainable_params(*model)) params += p.data.numel();
+  fmt::print(
+      "training {} ({} parameters) on {} samples of '{}': {} loss, {} lr {}, batch {}, {} epochs, "
+      "{} threads, seed {}\n",
+      a.mlp.empty() ? a.model : "mlp " + a.mlp, params, data.size(), a.data, a.loss, a.optimizer, a.lr,
+      a.batch, a.epochs, a.threads, a.seed);
+  const bool tty = !a.quiet && isatty(2);
+  auto on_epoch = [&](const train::EpochStats& s) {
+    std::string line = fmt::format("epoch {}/{}: loss {:.4f}", s.epoch, a.epochs, s.loss);
+    if (s.accuracy >= 0) line += fmt::format(" acc {:.2f}%", 100 * s.accuracy);
+    if (s.val_samples > 0) {
+      line += fmt::format(" | val loss {:.4f}", s.val_loss);
+      if (s.val_accuracy >= 0) line += fmt::format(" acc {:.2f}%", 100 * s.val_accuracy);
+    }
+    fmt::print("{} | {:.1f} s\n", line, s.seconds);
+    std::fflush(stdout);
+  };
+  auto on_batch = [&](const train::Progress& p) {
+    if (tty) progress_bar(p, a.epochs);
+  };
+  WEEC_TRY(train::train_model(*model, data, o, on_epoch, on_batch).status());
+  if (!a.test_data.empty()) {
+    WEEC_ASSIGN_OR_RETURN(Tensor tx, read_samples(a.test_data, -1));
+    WEEC_ASSIGN_OR_RETURN(Tensor ty, read_samples(a.test_labels, -1));
+    WEEC_ASSIGN_OR_RETURN(train::Dataset test, train::make_dataset(*model, tx, ty, loss));
+    WEEC_ASSIGN_OR_RETURN(train::EvalStats t, train::evaluate(*model, test, loss, 256));
+    fmt::print("test ({} samples of '{}'): loss {:.4f}", test.size(), a.test_data, t.loss);
+    if (t.accuracy >= 0) fmt::print(" acc {:.2f}%", 100 * t.accuracy);
+    fmt::print("\n");
+  }
+  WEEC_TRY(write_onnx(*model, a.output));
+  fmt::print("wrote {}\n", a.output);
+  return Status::ok();
+}
+
+}  // namespace
+
+Runner add_train(CLI::App& app) {
+  auto a = std::make_shared<TrainArgs>();
+  app.add_option("model", a->model, "Model to train (.onnx or .wir); or use --mlp");
+  app.add_option("--mlp", a->mlp, "Train an MLP from scratch: layer sizes, e.g. 784,128,10");
+  app.add_option("--act", a->act, "Activation between --mlp layers")
+      ->check(CLI::IsMember({"relu", "tanh", "sigmoid"}));
+  app.add_option("--input-scale", a->input_scale,
+                 "--mlp: multiply inputs by this first (default 1/255 for uint8 data, else 1)");
+  app.add_option("--input-shape", a->input_shapes, "Bind an input's dims, e.g. input=1x784 (repeatable)");
+  app.add_option("--data", a->data, "Training inputs, samples along axis 0 (.npy, .pb or IDX)")->required();
+  app.add_option("--labels", a->labels, "Class ids (--loss ce) or targets (--loss mse), one per sample")
+      ->required();
+  app.add_option("--test-data", a->test_data, "Held-out inputs: report loss and accuracy after training");
+  app.add_option("--test-labels", a->test_labels, "Labels or targets of --test-data");
+  app.add_option("--loss", a->loss, "ce: softmax cross entropy on logits; mse: mean squared error")
+      ->check(CLI::IsMember({"ce", "mse"}));
+  app.add_option("--optimizer", a->optimizer, "sgd (with --momentum) or adam")
+      ->check(CLI::IsMember({"sgd", "adam"}));
+  app.add_option("--lr", a->lr, "Learning rate");
+  app.add_option("--momentum", a->momentum, "SGD momentum");
+  app.add_option("--weight-decay", a->weight_decay, "L2 penalty added to the gradient");
+  app.add_option("--epochs", a->epochs, "Passes over the training split")->check(CLI::NonNegativeNumber);
+  app.add_option("--batch-size", a->batch, "Samples per step")->check(CLI::PositiveNumber);
+  app.add_option("--seed", a->seed, "Seeds the initial weights, the split and the shuffles");
+  app.add_option("--val-split", a->val_split, "Fraction held out for validation")
+      ->check(CLI::Range(0.0, 0.9));
+  app.add_option("--threads", a->threads, "Threads sharing each batch")->check(CLI::Range(1, 64));
+  app.add_option("--limit", a->limit, "Use the first N training samples");
+  app.add_option("-o,--output", a->output, "Trained model (.onnx)")->required();
+  app.add_flag("-q,--quiet", a->quiet, "No progress bar");
+  return [a] { return run_train(*a); };
+}
+
+}  // namespace weec::cli
