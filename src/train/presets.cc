@@ -27,6 +27,11 @@ Expected<std::unique_ptr<Graph>> make_mlp(const MlpSpec& s) {
     c.set_double(0, s.input_scale);
     x = b.op(OpKind::Mul, {x, b.constant("input_scale", std::move(c))});
   }
+  if (s.input_shift != 0.0) {
+    Tensor c(DType::F32, {});
+    c.set_double(0, s.input_shift);
+    x = b.op(OpKind::Add, {x, b.constant("input_shift", std::move(c))});
+  }
   std::mt19937_64 rng(s.seed);
   for (size_t l = 0; l + 1 < s.sizes.size(); ++l) {
     const int64_t fan_in = s.sizes[l], out = s.sizes[l + 1];

@@ -169,6 +169,7 @@ Expected<std::vector<EpochStats>> train_model(Graph& model, const Dataset& data,
   for (int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
     const auto t0 = Clock::now();
     if (o.shuffle) std::shuffle(tr.begin(), tr.end(), rng);
+    if (o.on_order) o.on_order(epoch, tr);
     double loss_sum = 0;
     int64_t correct = 0, done = 0;
     for (size_t b = 0; b < tr.size(); b += (size_t)o.batch) {

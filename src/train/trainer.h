@@ -22,6 +22,9 @@ struct TrainOptions {
   double val_fraction = 0.1;  // held out before training, the same every epoch
   int threads = 2;            // each runs a share of every batch
   bool shuffle = true;
+  // Called with each epoch's training order (sample indices, batch after
+  // batch), e.g. to replay the run in PyTorch.
+  std::function<void(int64_t epoch, const std::vector<int64_t>& order)> on_order;
 };
 
 struct EpochStats {

@@ -17,8 +17,8 @@ namespace weec::cli {
 namespace {
 
 struct TrainArgs {
-  std::string model, data, labels, test_data, test_labels, output, mlp, act = "relu", loss = "ce",
-                                                                        optimizer = "sgd";
+  std::string model, data, labels, test_data, test_labels, output, mlp, save_order;
+  std::string act = "relu", loss = "ce", optimizer = "sgd";
   std::vector<std::string> input_shapes;
   double lr = 0.01, momentum = 0.9, weight_decay = 0, val_split = 0.1, input_scale = 0;
   int64_t epochs = 5, batch = 64, limit = -1;
@@ -72,7 +72,16 @@ Status run_train(const TrainArgs& a) {
     train::MlpSpec s;
     WEEC_ASSIGN_OR_RETURN(s.sizes, parse_sizes(a.mlp));
     s.act = a.act == "tanh" ? OpKind::Tanh : a.act == "sigmoid" ? OpKind::Sigmoid : OpKind::Relu;
-    s.input_scale = a.input_scale != 0 ? a.input_scale : x.dtype() == DType::U8 ? 1.0 / 255.0 : 1.0;
+    if (a.input_scale != 0) {
+      s.input_scale = a.input_scale;
+    } else {  // standardise with the training data's mean and standard deviation
+      double sum = 0, sq = 0;
+      for (int64_t i = 0; i < x.numel(); ++i) sum += x.get_double(i), sq += x.get_double(i) * x.get_double(i);
+      const double n = (double)std::max<int64_t>(x.numel(), 1), mean = sum / n;
+      const double sd = std::sqrt(std::max(sq / n - mean * mean, 0.0));
+      s.input_scale = sd > 0 ? 1.0 / sd : 1.0;
+      s.input_shift = -mean * s.input_scale;
+    }
     s.seed = a.seed;
     WEEC_ASSIGN_OR_RETURN(model, train::make_mlp(s));
   } else {
@@ -92,6 +101,11 @@ Status run_train(const TrainArgs& a) {
   o.seed = a.seed;
   o.val_fraction = a.val_split;
   o.threads = a.threads;
+  std::vector<int64_t> orders;
+  if (!a.save_order.empty())
+    o.on_order = [&](int64_t, const std::vector<int64_t>& order) {
+      orders.insert(orders.end(), order.begin(), order.end());
+    };
   int64_t params = 0;
   for (const auto& p : train::trainable_params(*model)) params += p.data.numel();
   fmt::print(
@@ -123,6 +137,12 @@ Status run_train(const TrainArgs& a) {
     if (t.accuracy >= 0) fmt::print(" acc {:.2f}%", 100 * t.accuracy);
     fmt::print("\n");
   }
+  if (!a.save_order.empty() && a.epochs > 0) {
+    const int64_t per = (int64_t)orders.size() / a.epochs;
+    Tensor t(DType::I64, {a.epochs, per});
+    std::copy(orders.begin(), orders.end(), t.data<int64_t>());
+    WEEC_TRY(write_npy(a.save_order, t));
+  }
   WEEC_TRY(write_onnx(*model, a.output));
   fmt::print("wrote {}\n", a.output);
   return Status::ok();
@@ -137,7 +157,8 @@ Runner add_train(CLI::App& app) {
   app.add_option("--act", a->act, "Activation between --mlp layers")
       ->check(CLI::IsMember({"relu", "tanh", "sigmoid"}));
   app.add_option("--input-scale", a->input_scale,
-                 "--mlp: multiply inputs by this first (default 1/255 for uint8 data, else 1)");
+                 "--mlp: multiply inputs by this first (default: standardise them with the training data's "
+                 "mean and standard deviation, folded into the model)");
   app.add_option("--input-shape", a->input_shapes, "Bind an input's dims, e.g. input=1x784 (repeatable)");
   app.add_option("--data", a->data, "Training inputs, samples along axis 0 (.npy, .pb or IDX)")->required();
   app.add_option("--labels", a->labels, "Class ids (--loss ce) or targets (--loss mse), one per sample")
@@ -159,6 +180,9 @@ Runner add_train(CLI::App& app) {
   app.add_option("--threads", a->threads, "Threads sharing each batch")->check(CLI::Range(1, 64));
   app.add_option("--limit", a->limit, "Use the first N training samples");
   app.add_option("-o,--output", a->output, "Trained model (.onnx)")->required();
+  app.add_option(
+      "--save-order", a->save_order,
+      "Write each epoch's order of training samples as .npy [epochs, samples] (to replay the run)");
   app.add_flag("-q,--quiet", a->quiet, "No progress bar");
   return [a] { return run_train(*a); };
 }
