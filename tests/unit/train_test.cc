@@ -15,6 +15,14 @@
 namespace weec::train {
 namespace {
 
+MlpSpec mlp(std::vector<int64_t> sizes, OpKind act, uint64_t seed) {
+  MlpSpec s;
+  s.sizes = std::move(sizes);
+  s.act = act;
+  s.seed = seed;
+  return s;
+}
+
 Tensor filled(const Dims& d, std::vector<float> v) {
   Tensor t(DType::F32, d);
   for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = v[(size_t)i];
@@ -69,7 +77,7 @@ Dataset angles(int64_t n, uint32_t seed) {
 TEST(Train, MlpLearnsAnglesDeterministically) {
   std::vector<Tensor> weights[2];
   for (int run = 0; run < 2; ++run) {
-    auto g = make_mlp({{2, 16, 3}, OpKind::Tanh, 1.0, 7});
+    auto g = make_mlp(mlp({2, 16, 3}, OpKind::Tanh, 7));
     ASSERT_TRUE(g.has_value()) << g.status().message();
     Dataset d = angles(1200, 3);
     TrainOptions o;
@@ -87,7 +95,7 @@ TEST(Train, MlpLearnsAnglesDeterministically) {
 }
 
 TEST(Train, RegressionWithMseAndAdam) {
-  auto g = make_mlp({{1, 24, 24, 1}, OpKind::Tanh, 1.0, 5});
+  auto g = make_mlp(mlp({1, 24, 24, 1}, OpKind::Tanh, 5));
   ASSERT_TRUE(g.has_value());
   Dataset d{Tensor(DType::F32, {400, 1}), Tensor(DType::F32, {400, 1})};
   for (int64_t i = 0; i < 400; ++i) {
@@ -149,7 +157,7 @@ TEST(Train, ConvNetWithBatchNorm) {
 }
 
 TEST(Train, ErrorsAreClear) {
-  auto g = make_mlp({{3, 2}, OpKind::Relu, 1.0, 0});
+  auto g = make_mlp(mlp({3, 2}, OpKind::Relu, 0));
   ASSERT_TRUE(g.has_value());
   auto d = make_dataset(**g, Tensor(DType::F32, {5, 4}), Tensor(DType::I64, {5}), Loss::CrossEntropy);
   ASSERT_FALSE(d.has_value());
@@ -158,7 +166,7 @@ TEST(Train, ErrorsAreClear) {
   auto e = make_dataset(**g, Tensor(DType::F32, {5, 3}), Tensor(DType::F32, {5}), Loss::CrossEntropy);
   ASSERT_FALSE(e.has_value());
   EXPECT_NE(e.status().message().find("integer class id"), std::string::npos);
-  EXPECT_FALSE(make_mlp({{3}, OpKind::Relu, 1.0, 0}).has_value());
+  EXPECT_FALSE(make_mlp(mlp({3}, OpKind::Relu, 0)).has_value());
 }
 
 }  // namespace
