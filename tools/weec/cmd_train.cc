@@ -152,12 +152,13 @@ Status run_train(const TrainArgs& a) {
 
 Runner add_train(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
+  app.option_defaults()->always_capture_default();
   app.add_option("model", a->model, "Model to train (.onnx or .wir); or use --mlp");
   app.add_option("--mlp", a->mlp, "Train an MLP from scratch: layer sizes, e.g. 784,128,10");
   app.add_option("--act", a->act, "Activation between --mlp layers")
       ->check(CLI::IsMember({"relu", "tanh", "sigmoid"}));
   app.add_option("--input-scale", a->input_scale,
-                 "--mlp: multiply inputs by this first (default: standardise them with the training data's "
+                 "--mlp: multiply inputs by this first (0: standardise them with the training data's "
                  "mean and standard deviation, folded into the model)");
   app.add_option("--input-shape", a->input_shapes, "Bind an input's dims, e.g. input=1x784 (repeatable)");
   app.add_option("--data", a->data, "Training inputs, samples along axis 0 (.npy, .pb or IDX)")->required();
