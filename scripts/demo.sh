@@ -6,7 +6,9 @@
 # run on all 10,000 test images, and compared in one table: accuracy,
 # latency, arena, weight and code bytes. Then the int8 MLP is compiled with
 # integer inputs and outputs and built for a Cortex-M0: flash, RAM, and no
-# floating point at all.
+# floating point at all. Last, `weec train` trains an 8-32-32-6 tanh
+# regressor from scratch on a synthetic sensor task (examples/sensor), which
+# goes the same way to an integer-only Cortex-M0 build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -39,5 +41,25 @@ echo "== the int8 MLP for a Cortex-M0 (int8 in and out, no float anywhere)"
 $WEEC compile $EX/mlp.onnx --quantize int8 --calib $DATA/train-images-idx3-ubyte.gz --int-io -o $OUT/mlp_m0 --name mlp_int8
 bash scripts/cortex_m0.sh $OUT/mlp_m0 mlp_int8 | tee $OUT/m0.txt
 echo
+echo "== weec train: an 8-32-32-6 tanh regressor from scratch on a synthetic sensor task (examples/sensor),"
+echo "   then int8 with int8 I/O for the Cortex-M0"
+/usr/bin/python3 examples/sensor/make_data.py $OUT/sensor
+S=$OUT/sensor
+$WEEC train --mlp 8,32,32,6 --act tanh --loss mse --optimizer adam --lr 0.003 --epochs 30 --batch-size 32 --seed 1 \
+  --data $S/train_x.npy --labels $S/train_y.npy --test-data $S/test_x.npy --test-labels $S/test_y.npy \
+  -o $S/sensor.onnx -q | grep -E "^(training|epoch (1|10|20|30)/|test)"
+$WEEC eval $S/sensor.onnx --input-shape input=1x8 --inputs $S/test_x.npy --reference $S/test_y.npy --backend c \
+  --quantize int8 --calib $S/train_x.npy --json -q > $S/eval.jsonl
+$WEEC compile $S/sensor.onnx --input-shape input=1x8 --quantize int8 --calib $S/train_x.npy --int-io -o $S/m0 \
+  --name sensor_int8 > /dev/null
+bash scripts/cortex_m0.sh $S/m0 sensor_int8 > $OUT/sensor_m0.txt
+/usr/bin/python3 -c "
+import json, sys
+for r in map(json.loads, open(sys.argv[1])):
+    print(f\"   {r['variant']}: test MSE {r['mse']:.5f} (targets' variance 0.335), {r['mean_latency_us']:.2f} µs\")" $S/eval.jsonl
+cat $OUT/sensor_m0.txt
+
+echo
 echo "================================================================================================"
 /usr/bin/python3 scripts/demo_table.py $OUT/eval.jsonl --torch $EX/models.json --m0 $OUT/m0.txt
+cat $OUT/sensor_m0.txt

@@ -47,8 +47,9 @@ Expected<std::unique_ptr<Graph>> make_mlp(const MlpSpec& s) {
         {{"transB", Attribute::of_int(1)}});
     if (l + 2 < s.sizes.size()) x = b.op(s.act, {x});
   }
-  b.output(x);
   WEEC_TRY(b.status());
+  x->name = g->unique_name("output");
+  b.output(x);
   return g;
 }
 

@@ -32,15 +32,9 @@ bool trainable_use(const Node& n, size_t i) {
   }
 }
 
-Value* find_value(Graph& g, const std::string& name) {
-  for (auto& v : g.values())
-    if (v->name == name) return v.get();
-  return nullptr;
-}
-
 // Replaces constant `name` of g by a new graph input of its type.
 Expected<Value*> constant_to_input(Graph& g, const std::string& name) {
-  Value* c = find_value(g, name);
+  Value* c = g.find_value(name);
   if (!c || !c->constant) return Status::error(fmt::format("training: no constant %{}", name));
   Value* in = g.add_input(g.unique_name(name + "_in"), c->type);
   g.replace_all_uses(c, in);

@@ -30,15 +30,9 @@ Tensor gather_rows(const Tensor& t, const std::vector<int64_t>& idx, size_t from
   return out;
 }
 
-Value* find_value(Graph& g, const std::string& name) {
-  for (auto& v : g.values())
-    if (v->name == name) return v.get();
-  return nullptr;
-}
-
 void set_constants(Graph& g, const std::vector<Param>& ps) {
   for (const Param& p : ps)
-    if (Value* v = find_value(g, p.name)) v->constant = std::make_shared<Tensor>(p.data);
+    if (Value* v = g.find_value(p.name)) v->constant = std::make_shared<Tensor>(p.data);
 }
 
 // Loss (summed, not averaged) and correct count of logits/outputs y against target t.
