@@ -3,6 +3,8 @@
 #include <cctype>
 #include <chrono>
 
+#include "ops/registry.h"
+
 namespace weec::cli {
 
 void add_model_options(CLI::App& sub, ModelArgs& a, bool quant_options) {
@@ -17,6 +19,21 @@ Expected<PreparedModel> prepare_model(const ModelArgs& a, const std::vector<cons
   PreparedModel p;
   WEEC_ASSIGN_OR_RETURN(p.model, load_model(a.model, a.input_shapes));
   Graph& g = *p.model.graph;
+  // A symbolic batch axis (PyTorch's dynamic axes, `weec train`'s models)
+  // with every other dim known, no --input-shape for it and no data to bind
+  // it from: batch 1, as compiled code and eval run one sample at a time.
+  bool bound = false;
+  for (Value* in : bind_from ? std::vector<Value*>{} : g.inputs) {
+    Shape& s = in->type.shape;
+    if (!s.rank_known || s.rank() < 1 || s.dims[0].is_known()) continue;
+    bool rest = true, given = false;
+    for (int64_t d = 1; d < s.rank(); ++d) rest = rest && s.dims[d].is_known();
+    for (const std::string& spec : a.input_shapes) given = given || spec.rfind(in->name + "=", 0) == 0;
+    if (!rest || given) continue;
+    s.dims[0] = Dim::known(1);
+    bound = true;
+  }
+  if (bound) WEEC_TRY(infer_graph(g));
   if (bind_from) {
     if (bind_from->size() != g.inputs.size())
       return error("the data has {} inputs, the model takes {}", bind_from->size(), g.inputs.size());
