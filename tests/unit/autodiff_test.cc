@@ -317,6 +317,51 @@ TEST(Autodiff, BatchNormalization) {
   }
 }
 
+// FakeQuantize: exactly QuantizeLinear -> DequantizeLinear (int8, per
+// channel on axis 0), and its straight-through and LSQ gradients as the
+// formulas say, element by element (round() is not differentiable, so no
+// finite differences here).
+TEST(Autodiff, FakeQuantizeMatchesQdqAndStraightThrough) {
+  GradCase c(180);
+  Tensor x(DType::F32, {3, 7});
+  for (int64_t k = 0; k < x.numel(); ++k) x.set_double(k, c.uniform(-3, 3));
+  x.set_double(0, 0.25);  // a tie: half to even
+  const std::vector<float> scale = {0.02f, 0.013f, 0.05f}, zp = {0, -3, 5};
+  Tensor s(DType::F32, {3, 1}), z(DType::F32, {3, 1}), s1(DType::F32, {3}), z8(DType::I8, {3});
+  for (int k = 0; k < 3; ++k)
+    s.set_double(k, scale[k]), z.set_double(k, zp[k]), s1.set_double(k, scale[k]), z8.set_double(k, zp[k]);
+  Value* xv = c.add(x);
+  Value* sv = c.add(s);
+  Value* zv = c.b.constant("zp", z);
+  Value* fq = c.b.op(OpKind::FakeQuantize, {xv, sv, zv}, attrs({{"qmin", i(-128)}, {"qmax", i(127)}}));
+  Value* q = c.b.op(OpKind::QuantizeLinear, {xv, c.b.constant("s1", s1), c.b.constant("z8", z8)},
+                    attrs({{"axis", i(0)}}));
+  Value* dq = c.b.op(OpKind::DequantizeLinear, {q, c.b.constant("s2", s1), c.b.constant("z9", z8)},
+                     attrs({{"axis", i(0)}}));
+  Tensor r(DType::F32, {3, 7});
+  for (int64_t k = 0; k < r.numel(); ++k) r.set_double(k, c.uniform(-1, 1));
+  Value* loss = c.b.op(OpKind::ReduceSum, {c.b.op(OpKind::Mul, {fq, c.b.constant("R", r)})},
+                       attrs({{"keepdims", i(0)}}));
+  c.g.outputs = {fq, dq, loss};
+  ASSERT_TRUE(c.b.status().is_ok()) << c.b.status().message();
+  auto grads = append_gradients(c.g, loss, {xv, sv});
+  ASSERT_TRUE(grads.has_value()) << grads.status().message();
+  c.g.outputs.insert(c.g.outputs.end(), grads->begin(), grads->end());
+  auto out = run_graph(c.g, ptrs(c.feeds));
+  ASSERT_TRUE(out.has_value()) << out.status().message();
+  const Tensor &y = (*out)[0], &want = (*out)[1], &dx = (*out)[3], &ds = (*out)[4];
+  double ds_want[3] = {0, 0, 0};
+  for (int64_t k = 0; k < x.numel(); ++k) {
+    ASSERT_EQ(y.get_double(k), want.get_double(k)) << "element " << k;
+    const int ch = (int)(k / 7);
+    const float xs = (float)x.get_double(k) / scale[ch], rq = std::nearbyint(xs), qv = rq + zp[ch];
+    const bool inside = qv >= -128 && qv <= 127;
+    EXPECT_EQ(dx.get_double(k), inside ? r.get_double(k) : 0.0) << "dx " << k;
+    ds_want[ch] += r.get_double(k) * (inside ? (double)(rq - xs) : qv < -128 ? -128 - zp[ch] : 127 - zp[ch]);
+  }
+  for (int ch = 0; ch < 3; ++ch) EXPECT_NEAR(ds.get_double(ch), ds_want[ch], 1e-4) << "dscale " << ch;
+}
+
 // A 2-layer MLP with its loss, and a value used twice (the gradients of its
 // uses add up).
 TEST(Autodiff, ChainsAndFanOut) {
