@@ -209,7 +209,9 @@ int run_campaign(Options o) {
              total.ort_agreed, total.ort_unsupported);
   for (auto& [why, n] : total.unsupported) fmt::print("  ORT x{}: {}\n", n, why);
   if (total.ill_conditioned)
-    fmt::print("ill-conditioned (C agreed with ORT, not the interpreter): {}\n", total.ill_conditioned);
+    fmt::print(
+        "ill-conditioned (C agreed with ORT, or ORT alone was further from f64 than the interpreter): {}\n",
+        total.ill_conditioned);
   fmt::print("{} passed, {} failed\n", total.passed, total.failed);
   return total.failed ? 1 : 0;
 }

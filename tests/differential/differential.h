@@ -38,7 +38,9 @@ struct Case {
 // What the ORT comparisons of a check did (float, and QDQ for int8), for the run's totals.
 struct OrtOutcome {
   int agreed = 0, unsupported = 0;
-  // The C missed the interpreter's tolerance but agreed with ORT (see check()).
+  // Ill-conditioned nets (see check()): the C missed the interpreter's
+  // tolerance but agreed with ORT, or ORT alone missed it and was further
+  // than the interpreter from the f64 result.
   int ill_conditioned = 0;
   std::string reason;  // ORT's message for the last unsupported one
 };
