@@ -181,15 +181,16 @@ Expected<std::vector<EpochStats>> train_model(Graph& model, const Dataset& data,
           WEEC_ASSIGN_OR_RETURN(StepGraph sg, build_step_graph(model, m, o.loss));
           steps.emplace(m, std::move(sg));
         }
+        // The share's inputs and targets (the targets also score its outputs).
         feeds[t].push_back(gather_rows(data.x, tr, cut[t], cut[t + 1]));
+        feeds[t].push_back(gather_rows(data.y, tr, cut[t], cut[t + 1]));
       }
       auto run_share = [&](int64_t t) {
         const int64_t m = (int64_t)(cut[t + 1] - cut[t]);
         std::vector<const Tensor*> in = {&feeds[t][0]};
         for (const Param& p : params) in.push_back(&p.data);
         for (const Param& p : state) in.push_back(&p.data);
-        Tensor target = gather_rows(data.y, tr, cut[t], cut[t + 1]);
-        in.push_back(&target);
+        in.push_back(&feeds[t][1]);
         outs[t] = run_graph(*steps.at(m).g, in);
       };
       std::vector<std::thread> pool;
@@ -203,9 +204,8 @@ Expected<std::vector<EpochStats>> train_model(Graph& model, const Dataset& data,
         const std::vector<Tensor>& out = *outs[t];
         const float w = (float)(cut[t + 1] - cut[t]) / (float)bn;
         loss_sum += out[0].get_double(0) * (double)(cut[t + 1] - cut[t]);
-        Tensor yb = gather_rows(data.y, tr, cut[t], cut[t + 1]);
         double unused = 0;
-        score(out[1], yb, o.loss, unused, correct);
+        score(out[1], feeds[t][1], o.loss, unused, correct);
         for (size_t q = 0; q < params.size(); ++q) {
           const Tensor& gq = out[2 + q];
           if (t == 0) grads.emplace_back(DType::F32, gq.dims());
