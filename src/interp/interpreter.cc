@@ -133,6 +133,7 @@ Expected<std::vector<Tensor>> run_graph(const Graph& graph, const std::vector<co
       if (options.check_types) WEEC_TRY(check_output(node, k, ctx.outputs[k]));
       owned[out] = std::move(ctx.outputs[k]);
       env[out] = &owned[out];
+      if (options.perturb && !outer) options.perturb(*out, owned[out]);
       if (options.observe && !outer) options.observe(*out, owned[out]);
     }
     for (const Value* in : reads[i]) {

@@ -18,6 +18,10 @@ struct InterpOptions {
   // Called with every value the top-level graph computes (node outputs, and
   // graph inputs first), e.g. to calibrate quantisation ranges.
   std::function<void(const Value&, const Tensor&)> observe;
+  // Called with every node output of the top-level graph before any consumer
+  // reads it, and may change it: the differential harness multiplies each by
+  // a random (1 + d) to see how much float32 rounding can move the outputs.
+  std::function<void(const Value&, Tensor&)> perturb;
 };
 
 // Values visible from an enclosing graph (subgraph execution).

@@ -81,10 +81,10 @@ std::string check_ort(const Case& c, const Graph& g, const std::vector<Tensor>& 
   return "";
 }
 
-// The graph run in f64: f32 inputs and constants become f64 and the types
-// are inferred again, so only the rounding to f32 between ops goes (the
-// kernels compute in double). An op that refuses f64 gives an error.
-Expected<std::vector<Tensor>> run_f64(const Graph& g, const std::vector<Tensor>& feeds) {
+// The graph in f64: f32 inputs and constants become f64 and the types are
+// inferred again, so only the rounding to f32 between ops goes (the kernels
+// compute in double). An op that refuses f64 gives an error.
+Expected<std::unique_ptr<Graph>> as_f64(const Graph& g) {
   auto d = g.clone();
   for (auto& v : d->values()) {
     if (v->type.dtype == DType::F32) v->type.dtype = DType::F64;
@@ -92,9 +92,18 @@ Expected<std::vector<Tensor>> run_f64(const Graph& g, const std::vector<Tensor>&
       v->constant = std::make_shared<Tensor>(convert(*v->constant, DType::F64));
   }
   WEEC_TRY(infer_graph(*d));
+  return d;
+}
+
+std::vector<Tensor> feeds_f64(const std::vector<Tensor>& feeds) {
   std::vector<Tensor> f;
   for (const Tensor& t : feeds) f.push_back(convert(t, DType::F64));
-  return run_graph(*d, ptrs(f));
+  return f;
+}
+
+Expected<std::vector<Tensor>> run_f64(const Graph& g, const std::vector<Tensor>& feeds) {
+  WEEC_ASSIGN_OR_RETURN(auto d, as_f64(g));
+  return run_graph(*d, ptrs(feeds_f64(feeds)));
 }
 
 // Whether ORT's outputs are further from the f64 result than the
@@ -113,6 +122,59 @@ bool ort_less_accurate(const Case& c, const Graph& g, const std::vector<Tensor>&
     }
   return true;
 }
+
+}  // namespace
+
+Expected<std::vector<Tensor>> rounding_spread(const Graph& g, const std::vector<Tensor>& feeds, int trials) {
+  WEEC_ASSIGN_OR_RETURN(auto d, as_f64(g));
+  const std::vector<Tensor> f = feeds_f64(feeds);
+  WEEC_ASSIGN_OR_RETURN(std::vector<Tensor> exact, run_graph(*d, ptrs(f)));
+  std::vector<Tensor> spread;
+  for (const Tensor& e : exact) spread.push_back(Tensor(DType::F64, e.dims()));
+  std::mt19937 rng(1);
+  constexpr double two_u = 0x1p-23;  // twice float32's unit roundoff 2^-24
+  std::uniform_real_distribution<double> dist(-two_u, two_u);
+  auto jiggle = [&](Tensor& t) {
+    if (t.dtype() == DType::F64)
+      for (int64_t i = 0; i < t.numel(); ++i) t.set_double(i, t.get_double(i) * (1 + dist(rng)));
+  };
+  for (int trial = 0; trial < trials; ++trial) {
+    auto p = d->clone();
+    for (auto& v : p->values())
+      if (v->constant && v->constant->dtype() == DType::F64) {
+        Tensor t = *v->constant;
+        jiggle(t);
+        v->constant = std::make_shared<Tensor>(std::move(t));
+      }
+    InterpOptions opt;
+    opt.perturb = [&](const Value&, Tensor& t) { jiggle(t); };
+    WEEC_ASSIGN_OR_RETURN(std::vector<Tensor> r, run_graph(*p, ptrs(f), opt));
+    for (size_t k = 0; k < r.size(); ++k)
+      for (int64_t i = 0; i < r[k].numel(); ++i) {
+        const double move = std::fabs(r[k].get_double(i) - exact[k].get_double(i));
+        if (!(move <= spread[k].get_double(i))) spread[k].set_double(i, move);  // NaN spreads
+      }
+  }
+  return spread;
+}
+
+bool within_rounding_spread(const Graph& g, const std::vector<Tensor>& feeds, const std::vector<Tensor>& a,
+                            const std::vector<Tensor>& b, double tol) {
+  auto spread = rounding_spread(g, feeds);
+  if (!spread || spread->size() != a.size() || a.size() != b.size()) return false;
+  for (size_t k = 0; k < a.size(); ++k) {
+    if (a[k].numel() != b[k].numel() || a[k].numel() != (*spread)[k].numel()) return false;
+    for (int64_t i = 0; i < a[k].numel(); ++i) {
+      const double x = a[k].get_double(i), y = b[k].get_double(i);
+      const double gap = std::fabs(x - y);
+      if (x == y || gap <= tol + tol * std::fabs(y)) continue;
+      if (!(gap <= kSpreadFactor * (*spread)[k].get_double(i))) return false;
+    }
+  }
+  return true;
+}
+
+namespace {
 
 // The int8 net as QDQ ONNX (what `weec weenet --int8` writes) in ORT vs the
 // same QDQ graph in the interpreter. Both compute float between the
@@ -162,7 +224,12 @@ std::string check(const Case& c, OrtOutcome* ort) {
   auto r2 = run_graph(**o2, ptrs(c.feeds));
   if (!r0 || !r2) return "interp after O0/O2: " + (r0 ? r2.status() : r0.status()).message();
   if (auto d = compare(*r0, *want, 1e-5, 1e-5); !d.empty()) return "O0-vs-interp: " + d;
-  if (auto d = compare(*r2, *r0, 1e-5, 1e-5); !d.empty()) return "O0-vs-O2: " + d;
+  if (auto d = compare(*r2, *r0, 1e-5, 1e-5); !d.empty()) {
+    // -O2 rounds folded constants (BatchNorm into Conv weights) to f32:
+    // one ulp there is magnified by an ill-conditioned net.
+    if (!within_rounding_spread(g, c.feeds, *r2, *r0, 1e-5)) return "O0-vs-O2: " + d;
+    if (ort) ++ort->ill_conditioned, ort->ill_check = "O0-vs-O2";
+  }
   auto cr = run_c(**o2, c);
   if (!cr) return "C: " + cr.status().message();
   if (auto d = compare(*cr, *want, 1e-4, 1e-4); !d.empty()) {
@@ -171,12 +238,16 @@ std::string check(const Case& c, OrtOutcome* ort) {
     // ORT, an independent float32 implementation, agrees with the C, that
     // is the cause: counted, not failed (ORT-vs-interp is then skipped).
     auto r = c.ort ? c.ort->run(g, c.feeds) : Expected<std::vector<Tensor>>(error("no ORT"));
-    if (!r || !compare(*r, *cr, 1e-4, 1e-4).empty()) return "interp-vs-c: " + d;
-    if (ort) ++ort->ill_conditioned;
+    const bool ort_agrees = r && compare(*r, *cr, 1e-4, 1e-4).empty();
+    if (!ort_agrees && !within_rounding_spread(g, c.feeds, *cr, *want, 1e-4)) return "interp-vs-c: " + d;
+    if (ort) ++ort->ill_conditioned, ort->ill_check = "interp-vs-c";
   } else if (c.ort) {
     if (auto e = check_ort(c, g, *want, 1e-4, 1e-4, "interp-vs-ort", ort); !e.empty()) {
-      if (!ort_less_accurate(c, g, *want, 1e-4)) return e;
-      if (ort) ++ort->ill_conditioned;
+      auto r = c.ort->run(g, c.feeds);
+      if (!ort_less_accurate(c, g, *want, 1e-4) &&
+          !(r && within_rounding_spread(g, c.feeds, *r, *want, 1e-4)))
+        return e;
+      if (ort) ++ort->ill_conditioned, ort->ill_check = "interp-vs-ort";
     }
   }
   if (c.calib.empty()) return "";

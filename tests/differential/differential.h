@@ -38,11 +38,13 @@ struct Case {
 // What the ORT comparisons of a check did (float, and QDQ for int8), for the run's totals.
 struct OrtOutcome {
   int agreed = 0, unsupported = 0;
-  // Ill-conditioned nets (see check()): the C missed the interpreter's
-  // tolerance but agreed with ORT, or ORT alone missed it and was further
-  // than the interpreter from the f64 result.
+  // Ill-conditioned nets (see check()): a comparison missed its tolerance
+  // but the C agreed with ORT, or ORT was further than the interpreter from
+  // the f64 result, or the gap was within kSpreadFactor rounding spreads.
+  // Counted here with or without ORT.
   int ill_conditioned = 0;
-  std::string reason;  // ORT's message for the last unsupported one
+  std::string ill_check;  // the comparison that was, e.g. "O0-vs-O2"
+  std::string reason;     // ORT's message for the last unsupported one
 };
 
 // An f32 tensor of `dims`, uniform in [-1, 1]: the inputs of every check.
@@ -53,6 +55,25 @@ std::vector<Tensor> random_inputs(const Graph& g, std::mt19937& rng);
 
 // Empty when every comparison agrees; else what differed, first line naming the check.
 std::string check(const Case& c, OrtOutcome* ort = nullptr);
+
+// How far float32 rounding alone can move each output of g on `feeds`: g
+// in f64, run `trials` times with every float constant and every node output
+// multiplied by a random (1 + d), |d| <= 2^-23 (twice float32's unit
+// roundoff), against the unperturbed f64 run; per output element the largest
+// move seen. Small for a well-conditioned net; large where the net divides by
+// a difference of nearly equal values, say.
+Expected<std::vector<Tensor>> rounding_spread(const Graph& g, const std::vector<Tensor>& feeds,
+                                              int trials = 8);
+
+// A gap of at most this many spreads is what rounding can do (the spread is
+// sampled, so it may fall short of the true worst case by a small factor).
+inline constexpr double kSpreadFactor = 4;
+
+// Whether a and b (outputs of g on `feeds`) agree within atol = rtol = tol,
+// or, element by element where they do not, differ by at most kSpreadFactor
+// rounding spreads: an ill-conditioned net, not a bug.
+bool within_rounding_spread(const Graph& g, const std::vector<Tensor>& feeds, const std::vector<Tensor>& a,
+                            const std::vector<Tensor>& b, double tol);
 
 // "" when c passes, else why it fails; the shrinker keeps a candidate that fails.
 using Predicate = std::function<std::string(const Case&)>;

@@ -173,10 +173,14 @@ bool drops_window_past_input(const Graph& g) {
 }
 
 std::string ort_unsupported_reason(const Graph& g, const std::string& m) {
-  if (m.find("ShapeInferenceError") != std::string::npos && drops_window_past_input(g))
-    return "known ORT deviation: its load-time ONNX shape inference sizes a ceil_mode pool by the "
-           "formula alone, one longer than its own kernel's output (which, like weec and PyTorch, drops "
-           "a last window starting past the input), so a later op's constant no longer broadcasts";
+  // At load time a later op's constant no longer broadcasts; at run time a
+  // later op finds its planned buffer the wrong size.
+  const bool shape_clash = m.find("ShapeInferenceError") != std::string::npos ||
+                           m.find("Shape mismatch attempting to re-use buffer") != std::string::npos;
+  if (shape_clash && drops_window_past_input(g))
+    return "known ORT deviation: its ONNX shape inference sizes a ceil_mode pool by the formula "
+           "alone, one longer than its own kernel's output (which, like weec and PyTorch, drops a last "
+           "window starting past the input), so later shapes clash";
   // ORT lacks the kernel or feature; its ConvTranspose also refuses an
   // output_padding that ONNX and PyTorch allow (< max(stride, dilation)) when
   // it is not below the stride, and the combinations weec takes beyond that.
