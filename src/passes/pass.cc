@@ -102,6 +102,19 @@ std::vector<std::string> with_quantization(std::vector<std::string> passes) {
   return passes;
 }
 
+std::vector<std::string> with_prequantized(std::vector<std::string> passes) {
+  auto at = std::find(passes.begin(), passes.end(), "infer-shapes");
+  at = at == passes.end() ? passes.begin() : at + 1;
+  passes.insert(at, {"lower-qdq", "eliminate-dead-code"});
+  return passes;
+}
+
+bool is_qdq_model(const Graph& g) {
+  for (auto& n : g.nodes())
+    if (n->op == OpKind::QuantizeLinear || n->op == OpKind::DequantizeLinear) return true;
+  return false;
+}
+
 PassManager::PassManager(std::vector<std::unique_ptr<Pass>> passes) : passes_(std::move(passes)) {
   for (auto& p : passes_) names_.emplace_back(p->name());
 }

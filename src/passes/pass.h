@@ -64,6 +64,13 @@ Expected<std::vector<std::string>> pipeline(std::string_view level);
 // The same pipeline with post-training quantisation (quantize, lower-qdq,
 // eliminate-dead-code) before fusion, or before memory planning.
 std::vector<std::string> with_quantization(std::vector<std::string> passes);
+// For a model already in QDQ form (from `weec train --qat` or `weec
+// quantize`): lower-qdq and eliminate-dead-code right after infer-shapes,
+// before fold-constants would turn the int8 weights behind DequantizeLinear
+// back into float constants. The model's own scales are used.
+std::vector<std::string> with_prequantized(std::vector<std::string> passes);
+// Whether g holds QuantizeLinear or DequantizeLinear nodes.
+bool is_qdq_model(const Graph& g);
 
 class PassManager {
  public:

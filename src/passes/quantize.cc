@@ -101,7 +101,7 @@ class QuantizePass : public Pass {
     std::unordered_map<const Value*, RangeObserver> obs;
     WEEC_TRY(calibrate(g, opt, obs));
 
-    QdqBuilder qdq(g, opt.activation_dtype);
+    QdqBuilder qdq(g, opt.activation_dtype, opt.weight_bits);
     // Activation parameters in execution order, so scale-preserving ops can
     // take their input's.
     std::vector<Value*> order(g.inputs.begin(), g.inputs.end());
@@ -133,9 +133,9 @@ class QuantizePass : public Pass {
     for (Value* v : order)
       if (qdq.params(v)) WEEC_TRY(qdq.insert_qdq(v));
     WEEC_TRY(g.topological_sort());
-    ctx.remarks.push_back(
-        fmt::format("quantize: {} calibration samples ({}), {} activations, {} weight tensors",
-                    opt.calibration.size(), calib_method_name(opt.method), quantised, weights));
+    ctx.remarks.push_back(fmt::format(
+        "quantize: {} calibration samples ({}), {} activations, {} weight tensors ({}-bit)",
+        opt.calibration.size(), calib_method_name(opt.method), quantised, weights, opt.weight_bits));
     return Status::ok();
   }
 };

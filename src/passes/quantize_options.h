@@ -25,9 +25,13 @@ struct QuantizeOptions {
   std::vector<std::vector<Tensor>> calibration;
   CalibMethod method = CalibMethod::MinMax;
   double percentile = 99.99;
-  // Activations: int8 (zero point in [-128,127]) or uint8. Weights are always
-  // symmetric per-channel int8, biases int32 with scale s_in * s_w.
+  // Activations: int8 (zero point in [-128,127]) or uint8. Weights are
+  // symmetric per-channel, biases int32 with scale s_in * s_w.
   DType activation_dtype = DType::I8;
+  // Weight precision: 8 (values in [-127, 127]) or 4 (in [-7, 7]; still an
+  // int8 tensor in the graph and in ONNX, stored packed two per byte in the
+  // generated C).
+  int weight_bits = 8;
   // Keep the graph's inputs and outputs quantised (no float at the edges).
   bool int_io = false;
   // Called after each calibration sample (done, total), e.g. for a progress bar.

@@ -69,11 +69,12 @@ Status QdqBuilder::quantise_weights(Node& n, bool& done) {
     int64_t c = (i / inner) % channels;
     scale[c] = std::max(scale[c], std::fabs(w.get_double(i)));
   }
-  for (double& s : scale) s = s > 0 ? (double)(float)(s / 127.0) : 1.0;  // all-zero channel: any scale
+  const double wmax = wmax_;
+  for (double& s : scale) s = s > 0 ? (double)(float)(s / wmax) : 1.0;  // all-zero channel: any scale
   Tensor wq(DType::I8, w.dims());
   for (int64_t i = 0; i < w.numel(); ++i) {
     double q = std::nearbyint(w.get_double(i) / scale[(i / inner) % channels]);
-    wq.data<int8_t>()[i] = (int8_t)std::clamp(q, -127.0, 127.0);
+    wq.data<int8_t>()[i] = (int8_t)std::clamp(q, -wmax, wmax);
   }
   Tensor st(DType::F32, layout->scale_dims);
   for (int64_t c = 0; c < channels; ++c) st.data<float>()[c] = (float)scale[c];

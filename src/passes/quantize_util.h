@@ -12,14 +12,16 @@ namespace weec {
 
 class QdqBuilder {
  public:
-  QdqBuilder(Graph& g, DType activation_dtype) : g_(g), act_(activation_dtype) {}
+  QdqBuilder(Graph& g, DType activation_dtype, int weight_bits = 8)
+      : g_(g), act_(activation_dtype), wmax_((1 << (weight_bits - 1)) - 1) {}
   int64_t qmin() const { return act_ == DType::U8 ? 0 : -128; }
   int64_t qmax() const { return act_ == DType::U8 ? 255 : 127; }
 
   const AffineParams* params(const Value* v) const;
   void set_params(const Value* v, AffineParams p);
   // Conv/Gemm/MatMul with a constant float weight and a quantised input:
-  // per-output-channel symmetric int8 weights and an int32 bias behind
+  // per-output-channel symmetric weights (int8 values in [-wmax, wmax],
+  // wmax = 2^(weight_bits-1) - 1) and an int32 bias behind
   // DequantizeLinear. `done` says whether the node was quantised.
   Status quantise_weights(Node& n, bool& done);
   // v -> QuantizeLinear -> DequantizeLinear, every reader of v (and the
@@ -30,6 +32,7 @@ class QdqBuilder {
   Value* scalar_constant(const std::string& hint, Tensor t);
   Graph& g_;
   DType act_;
+  int wmax_;
   std::unordered_map<const Value*, AffineParams> params_;
 };
 

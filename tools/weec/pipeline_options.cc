@@ -51,7 +51,10 @@ Status run_pipeline(Graph& g, const PipelineOptions& o, PassContext& ctx) {
   std::vector<std::string> passes = o.passes;
   if (passes.empty()) {
     WEEC_ASSIGN_OR_RETURN(passes, pipeline(o.opt_level));
-    if (o.quantize) passes = with_quantization(std::move(passes));
+    if (o.prequantized)
+      passes = with_prequantized(std::move(passes));
+    else if (o.quantize)
+      passes = with_quantization(std::move(passes));
   }
   ctx.print_after.insert(ctx.print_after.end(), o.print_after.begin(), o.print_after.end());
   ctx.print_after_all = ctx.print_after_all || o.print_after_all;

@@ -25,6 +25,8 @@ struct PipelineOptions {
   // Insert quantize / lower-qdq before fusion (set with --quantize; the
   // calibration data is in PassContext::quantize).
   bool quantize = false;
+  // The model is already QDQ: lower it with its own scales (no calibration).
+  bool prequantized = false;
 };
 
 // Registers -O0/-O1/-O2, --passes, --print-after, --print-after-all,

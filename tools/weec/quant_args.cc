@@ -32,9 +32,11 @@ void add_quant_options(CLI::App& sub, QuantArgs& q, bool always) {
     q.mode = "int8";
   else
     sub.add_option("--quantize", q.mode,
-                   "Post-training quantisation: int8 (per-channel symmetric int8 weights, int32 biases, "
-                   "8-bit activations, integer-only arithmetic); needs --calib")
-        ->check(CLI::IsMember({"int8"}));
+                   "Quantise to integer-only arithmetic: int8 (per-channel symmetric int8 weights, int32 "
+                   "biases, 8-bit activations) or int4 (the same with 4-bit weights, packed two per byte "
+                   "in the C). Needs --calib, unless the model is already quantised (QDQ, e.g. from "
+                   "weec train --qat): then its own scales are used")
+        ->check(CLI::IsMember({"int8", "int4"}));
   sub.add_option("--calib", q.calib,
                  "Calibration inputs: .npy with a leading sample axis, IDX (.gz too) or .pb; use training "
                  "data, never the test set");
@@ -59,6 +61,16 @@ void add_quant_options(CLI::App& sub, QuantArgs& q, bool always) {
 Status setup_quantization(const QuantArgs& q, const Graph& g, PassContext& ctx, PipelineOptions& po) {
   if (!q.enabled()) {
     if (!q.calib.empty() || q.int_io) return error("--calib and --int-io need --quantize int8");
+    return Status::ok();
+  }
+  if (is_qdq_model(g)) {
+    // Quantised already (QDQ): lower it with its own scales.
+    if (!q.calib.empty())
+      return error(
+          "the model is already quantised (it has QuantizeLinear/DequantizeLinear nodes): "
+          "its own scales are used, so drop --calib");
+    ctx.quantize.int_io = q.int_io;
+    po.prequantized = true;
     return Status::ok();
   }
   if (q.calib.empty()) return error("--quantize {} needs calibration data: --calib FILE", q.mode);
@@ -103,6 +115,7 @@ Status setup_quantization(const QuantArgs& q, const Graph& g, PassContext& ctx, 
   o.percentile = q.percentile;
   o.activation_dtype = q.activations == "uint8" ? DType::U8 : DType::I8;
   o.int_io = q.int_io;
+  o.weight_bits = q.mode == "int4" ? 4 : 8;
   for (int64_t i = 0; i < data.samples(); ++i) {
     WEEC_ASSIGN_OR_RETURN(Tensor t, sample_as_input(data.inputs, i, in));
     o.calibration.push_back({std::move(t)});

@@ -15,7 +15,7 @@
 namespace weec::cli {
 
 struct QuantArgs {
-  std::string mode;  // "" (float) or "int8"
+  std::string mode;  // "" (float), "int8" or "int4" (4-bit weights, 8-bit activations)
   std::string calib;
   std::string method = "minmax";
   double percentile = 99.99;
