@@ -92,14 +92,15 @@ class QuantizePass : public Pass {
 
   Status run(Graph& g, PassContext& ctx) override {
     const QuantizeOptions& opt = ctx.quantize;
-    if (opt.calibration.empty())
+    const QuantChoices* given = opt.given.get();
+    if (opt.calibration.empty() && !given)
       return error("no calibration data: quantisation needs representative inputs (--calib)");
     for (auto& sample : opt.calibration)
       if (sample.size() != g.inputs.size())
         return error("a calibration sample has {} tensors but the graph takes {} inputs", sample.size(),
                      g.inputs.size());
     std::unordered_map<const Value*, RangeObserver> obs;
-    WEEC_TRY(calibrate(g, opt, obs));
+    if (!given) WEEC_TRY(calibrate(g, opt, obs));
 
     QdqBuilder qdq(g, opt.activation_dtype, opt.weight_bits);
     // Activation parameters in execution order, so scale-preserving ops can
@@ -110,15 +111,23 @@ class QuantizePass : public Pass {
         if (o) order.push_back(o);
     int quantised = 0;
     for (Value* v : order) {
-      auto it = obs.find(v);
-      if (it == obs.end() || !it->second.seen() || feeds_fused_relu(g, v)) continue;
+      if (v->type.dtype != DType::F32 || feeds_fused_relu(g, v)) continue;
       Node* p = v->producer;
+      const auto it = obs.find(v);
+      const auto git = given ? given->activations.find(v->name) : decltype(given->activations.end()){};
+      if (given ? git == given->activations.end() && !(p && preserves_scale(p->op))
+                : it == obs.end() || !it->second.seen())
+        continue;
       if (p && preserves_scale(p->op) && p->inputs[0] && qdq.params(p->inputs[0])) {
         qdq.set_params(v, *qdq.params(p->inputs[0]));
+      } else if (given) {
+        if (git == given->activations.end()) continue;
+        qdq.set_params(v, git->second);
       } else {
         auto [lo, hi] = it->second.range(opt.method, opt.percentile, 256);
         qdq.set_params(v, affine_params(lo, hi, qdq.qmin(), qdq.qmax()));
       }
+      if (opt.chosen) opt.chosen->activations[v->name] = *qdq.params(v);
       ++quantised;
     }
     int weights = 0;
@@ -126,8 +135,14 @@ class QuantizePass : public Pass {
     for (auto& n : g.nodes())
       if (is_weighted(*n)) weighted.push_back(n.get());
     for (Node* n : weighted) {
+      const std::string wname = n->input(1) ? n->input(1)->name : "";
+      const Tensor* ws = nullptr;
+      if (given)
+        if (auto w = given->weight_scales.find(wname); w != given->weight_scales.end()) ws = &w->second;
+      Tensor used;
       bool done = false;
-      WEEC_TRY(qdq.quantise_weights(*n, done));
+      WEEC_TRY(qdq.quantise_weights(*n, done, ws, &used));
+      if (done && opt.chosen) opt.chosen->weight_scales[wname] = used;
       weights += done;
     }
     for (Value* v : order)

@@ -49,7 +49,7 @@ std::optional<WeightLayout> weight_layout(const Node& n, const Tensor& w) {
 
 }  // namespace
 
-Status QdqBuilder::quantise_weights(Node& n, bool& done) {
+Status QdqBuilder::quantise_weights(Node& n, bool& done, const Tensor* given, Tensor* used) {
   done = false;
   Value* x = n.inputs[0];
   Value* wv = n.input(1);
@@ -71,6 +71,14 @@ Status QdqBuilder::quantise_weights(Node& n, bool& done) {
   }
   const double wmax = wmax_;
   for (double& s : scale) s = s > 0 ? (double)(float)(s / wmax) : 1.0;  // all-zero channel: any scale
+  if (given) {
+    if (given->numel() != channels)
+      return error("{}: {} given weight scales for {} channels", n.describe(), given->numel(), channels);
+    for (int64_t c = 0; c < channels; ++c) {
+      scale[c] = (double)(float)given->get_double(c);
+      if (!(scale[c] > 0)) return error("{}: weight scale {} is not positive", n.describe(), scale[c]);
+    }
+  }
   Tensor wq(DType::I8, w.dims());
   for (int64_t i = 0; i < w.numel(); ++i) {
     double q = std::nearbyint(w.get_double(i) / scale[(i / inner) % channels]);
@@ -78,6 +86,7 @@ Status QdqBuilder::quantise_weights(Node& n, bool& done) {
   }
   Tensor st(DType::F32, layout->scale_dims);
   for (int64_t c = 0; c < channels; ++c) st.data<float>()[c] = (float)scale[c];
+  if (used) *used = st;
   AttrMap axis_attr{{"axis", Attribute::of_int(layout->axis)}};
   Value* wq_v = scalar_constant(wv->name + "_quantized", std::move(wq));
   Value* ws_v = scalar_constant(wv->name + "_scale", st);

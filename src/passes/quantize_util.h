@@ -23,7 +23,9 @@ class QdqBuilder {
   // per-output-channel symmetric weights (int8 values in [-wmax, wmax],
   // wmax = 2^(weight_bits-1) - 1) and an int32 bias behind
   // DequantizeLinear. `done` says whether the node was quantised.
-  Status quantise_weights(Node& n, bool& done);
+  // `given` (optional) are the per-channel scales to use, in the weight
+  // layout's dims; `used` (optional) receives the scales used.
+  Status quantise_weights(Node& n, bool& done, const Tensor* given = nullptr, Tensor* used = nullptr);
   // v -> QuantizeLinear -> DequantizeLinear, every reader of v (and the
   // graph outputs) rewired to the dequantised value.
   Status insert_qdq(Value* v);

@@ -42,10 +42,6 @@ class RangeObserver {
 
 // Affine parameters for [lo, hi] on `levels` = 256 steps of an 8-bit type
 // whose lowest value is `qmin`: scale and zero point with 0 exact.
-struct AffineParams {
-  double scale = 1;
-  int64_t zero_point = 0;
-};
 AffineParams affine_params(double lo, double hi, int64_t qmin, int64_t qmax);
 
 }  // namespace weec

@@ -23,6 +23,8 @@ class Optimizer {
   Optimizer(const OptimizerOptions& o, const std::vector<Tensor*>& params);
   // Applies one step with `grads` (same order and shapes as the params).
   void step(const std::vector<const Tensor*>& grads);
+  // For a schedule: the learning rate of the following steps.
+  void set_lr(double lr) { o_.lr = lr; }
 
  private:
   OptimizerOptions o_;

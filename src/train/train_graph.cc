@@ -43,15 +43,32 @@ Expected<Value*> constant_to_input(Graph& g, const std::string& name) {
 
 }  // namespace
 
-std::vector<Param> trainable_params(const Graph& model) {
+std::vector<Param> trainable_params(const Graph& model, const std::vector<std::string>& extra) {
   std::vector<Param> out;
   std::set<const Value*> seen;
+  auto trained = [&](const Node& n, size_t i) {
+    if (n.op != OpKind::FakeQuantize) return trainable_use(n, i);
+    if (i != 0) return false;
+    for (auto& [user, j] : model.users(n.outputs[0]))
+      if (trainable_use(*user, (size_t)j)) return true;
+    return false;
+  };
   for (auto& n : model.nodes())
     for (size_t i = 0; i < n->inputs.size(); ++i) {
       const Value* v = n->inputs[i];
-      if (v && v->constant && is_float(v->type.dtype) && trainable_use(*n, i) && seen.insert(v).second)
+      if (v && v->constant && is_float(v->type.dtype) && trained(*n, i) && seen.insert(v).second)
         out.push_back({v->name, *v->constant});
     }
+  for (const std::string& name : extra)
+    if (const Value* v = model.find_value(name); v && v->constant && seen.insert(v).second)
+      out.push_back({v->name, *v->constant});
+  return out;
+}
+
+std::vector<Param> named_constants(const Graph& model, const std::vector<std::string>& names) {
+  std::vector<Param> out;
+  for (const std::string& name : names)
+    if (const Value* v = model.find_value(name); v && v->constant) out.push_back({v->name, *v->constant});
   return out;
 }
 
@@ -64,7 +81,7 @@ std::vector<Param> bn_state(const Graph& model) {
   return out;
 }
 
-Expected<StepGraph> build_step_graph(const Graph& model, int64_t batch, Loss loss) {
+Expected<StepGraph> build_step_graph(const Graph& model, int64_t batch, Loss loss, const StepExtras& extras) {
   StepGraph s;
   s.g = model.clone();
   Graph& g = *s.g;
@@ -74,7 +91,8 @@ Expected<StepGraph> build_step_graph(const Graph& model, int64_t batch, Loss los
   Shape& xs = g.inputs[0]->type.shape;
   if (!xs.rank_known || xs.rank() < 1) return Status::error("training: the model input needs a batch axis");
   xs.dims[0] = Dim::known(batch);
-  const std::vector<Param> params = trainable_params(g), state = bn_state(g);
+  const std::vector<Param> params = trainable_params(g, extras.params), state = bn_state(g);
+  const std::vector<Param> fed = named_constants(g, extras.fed);
   if (params.empty()) return Status::error("training: the model has no trainable weights");
   std::vector<Value*> param_in;
   for (const Param& p : params) {
@@ -82,6 +100,7 @@ Expected<StepGraph> build_step_graph(const Graph& model, int64_t batch, Loss los
     param_in.push_back(v);
   }
   for (const Param& p : state) WEEC_TRY(constant_to_input(g, p.name).status());
+  for (const Param& p : fed) WEEC_TRY(constant_to_input(g, p.name).status());
   // BatchNormalization on batch statistics, also returning the running ones.
   std::vector<Value*> running;
   for (auto& n : g.nodes())
@@ -118,6 +137,7 @@ Expected<StepGraph> build_step_graph(const Graph& model, int64_t batch, Loss los
   g.remove_unused_values();
   s.params = params.size();
   s.state = state.size();
+  s.fed = fed.size();
   return s;
 }
 

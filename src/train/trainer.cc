@@ -138,7 +138,8 @@ Expected<std::vector<EpochStats>> train_model(Graph& model, const Dataset& data,
                                               const std::function<void(const Progress&)>& on_batch) {
   if (o.batch < 1 || o.epochs < 0 || o.threads < 1)
     return Status::error("training: bad batch, epochs or threads");
-  std::vector<Param> params = trainable_params(model), state = bn_state(model);
+  std::vector<Param> params = trainable_params(model, o.extras.params), state = bn_state(model);
+  std::vector<Param> fed = named_constants(model, o.extras.fed);
   for (const Param& p : params)
     if (p.data.dtype() != DType::F32)
       return Status::error(fmt::format("training: parameter %{} is {}; only f32 models train", p.name,
@@ -159,6 +160,8 @@ Expected<std::vector<EpochStats>> train_model(Graph& model, const Dataset& data,
   std::sort(tr.begin(), tr.end());
 
   std::map<int64_t, StepGraph> steps;  // by share size
+  const int64_t per_epoch = ((int64_t)tr.size() + o.batch - 1) / o.batch, total_steps = per_epoch * o.epochs;
+  int64_t step_no = 0;
   std::vector<EpochStats> stats;
   for (int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
     const auto t0 = Clock::now();
@@ -178,7 +181,7 @@ Expected<std::vector<EpochStats>> train_model(Graph& model, const Dataset& data,
       for (int64_t t = 0; t < k; ++t) {
         const int64_t m = (int64_t)(cut[t + 1] - cut[t]);
         if (!steps.count(m)) {
-          WEEC_ASSIGN_OR_RETURN(StepGraph sg, build_step_graph(model, m, o.loss));
+          WEEC_ASSIGN_OR_RETURN(StepGraph sg, build_step_graph(model, m, o.loss, o.extras));
           steps.emplace(m, std::move(sg));
         }
         // The share's inputs and targets (the targets also score its outputs).
@@ -190,6 +193,7 @@ Expected<std::vector<EpochStats>> train_model(Graph& model, const Dataset& data,
         std::vector<const Tensor*> in = {&feeds[t][0]};
         for (const Param& p : params) in.push_back(&p.data);
         for (const Param& p : state) in.push_back(&p.data);
+        for (const Param& p : fed) in.push_back(&p.data);
         in.push_back(&feeds[t][1]);
         outs[t] = run_graph(*steps.at(m).g, in);
       };
@@ -222,7 +226,10 @@ Expected<std::vector<EpochStats>> train_model(Graph& model, const Dataset& data,
       }
       std::vector<const Tensor*> gp;
       for (const Tensor& g : grads) gp.push_back(&g);
+      if (o.cosine) opt.set_lr(o.opt.lr * 0.5 * (1 + std::cos(M_PI * (double)step_no / (double)total_steps)));
       opt.step(gp);
+      ++step_no;
+      if (o.after_step) o.after_step(params, fed);
       done += bn;
       if (on_batch) on_batch({epoch, done, (int64_t)tr.size(), loss_sum / (double)done});
     }
@@ -235,6 +242,7 @@ Expected<std::vector<EpochStats>> train_model(Graph& model, const Dataset& data,
     if (o.loss == Loss::CrossEntropy) s.accuracy = (double)correct / (double)std::max<int64_t>(done, 1);
     set_constants(model, params);
     set_constants(model, state);
+    set_constants(model, fed);
     if (!val.empty()) {
       WEEC_ASSIGN_OR_RETURN(EvalStats v,
                             evaluate(model, data, o.loss, std::max<int64_t>(o.batch, 256), &val));
@@ -246,6 +254,7 @@ Expected<std::vector<EpochStats>> train_model(Graph& model, const Dataset& data,
   }
   set_constants(model, params);
   set_constants(model, state);
+  set_constants(model, fed);
   return stats;
 }
 

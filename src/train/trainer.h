@@ -21,10 +21,19 @@ struct TrainOptions {
   uint64_t seed = 0;
   double val_fraction = 0.1;  // held out before training, the same every epoch
   int threads = 2;            // each runs a share of every batch
+  // Cosine annealing: step s of S uses lr * (1 + cos(pi s / S)) / 2, from
+  // the full rate down to 0 at the end (PyTorch's CosineAnnealingLR with
+  // T_max = S, stepped per batch). Otherwise the rate is constant.
+  bool cosine = false;
   bool shuffle = true;
   // Called with each epoch's training order (sample indices, batch after
   // batch), e.g. to replay the run in PyTorch.
   std::function<void(int64_t epoch, const std::vector<int64_t>& order)> on_order;
+  // Quantisation-aware training (train/qat.h): constants trained besides the
+  // weights (LSQ step sizes), constants fed to every step but not trained
+  // (weight scales), and a hook after each optimizer step that may update both.
+  StepExtras extras;
+  std::function<void(std::vector<Param>& params, std::vector<Param>& fed)> after_step;
 };
 
 struct EpochStats {
