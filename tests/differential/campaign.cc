@@ -113,10 +113,10 @@ void write_totals(FILE* f, const Totals& t) {
 
 Totals read_totals(FILE* f) {
   Totals t;
-  long long a = 0, b = 0, c = 0, d = 0;
-  if (std::fscanf(f, "%lld %lld %lld %lld\n", &a, &b, &c, &d) != 4)
+  long long a = 0, b = 0, c = 0, d = 0, e = 0;
+  if (std::fscanf(f, "%lld %lld %lld %lld %lld\n", &a, &b, &c, &d, &e) != 5)
     return t.failed = 1, t;  // the worker died
-  t.passed = a, t.failed = b, t.ort_agreed = c, t.ort_unsupported = d;
+  t.passed = a, t.failed = b, t.ort_agreed = c, t.ort_unsupported = d, t.ill_conditioned = e;
   char line[4096];
   while (std::fgets(line, sizeof line, f)) {
     char* rest = nullptr;
