@@ -138,6 +138,10 @@ class CEmitContext : public CEmitBase {
   // A temporary buffer of `count` elements in the arena, live only while
   // this node runs; returns its C name (type T*).
   virtual std::string scratch(DType t, int64_t count, const std::string& hint) = 0;
+  // Whether input i is stored as packed 4-bit weights (ops/q4_weights.h):
+  // in(i) is then a `const uint8_t*` to the packed bytes. Only ops and
+  // inputs for which qop::reads_int4_weights holds ever see true.
+  virtual bool packed_int4(size_t) const { return false; }
 
   // A fresh local identifier starting with `hint`.
   std::string var(const std::string& hint) { return w.fresh(hint); }

@@ -27,7 +27,10 @@
 // the plain loops subtract it. acc is int32 where a compile-time bound
 // (|bias| + sum |w| * max |x|) proves no partial sum can overflow, else
 // int64 (plain loops only), saturated to int32 before the rescale as the
-// kernel does.
+// kernel does. W stored as packed 4-bit weights (q4_weights.h) changes only
+// the plain loops, which read one weight per tap with weec_q4; the x86
+// kernels read their own compile-time copies of W.
+#include "ops/q4_weights.h"
 #include "ops/qop_util.h"
 
 namespace weec::qop {
@@ -315,12 +318,20 @@ class QConvWriter {
     std::string r = c_.var("r"), a = c_.var("a"), wr = c_.var("wr"), j = c_.var("j");
     c_.w.open("{} {{", loop(r, mr));
     c_.w.line("{}* {} = {} + {} * {};", A_, a, acc_, r, ld_);
-    c_.w.line("const int8_t* {} = {} + ({} + {}) * {};", wr, c_.in(1), oc0, r, K_);
+    // Packed 4-bit W (q4_weights.h): wr is the row's first element index.
+    const bool q4 = c_.packed_int4(1);
+    if (q4)
+      c_.w.line("const int32_t {} = ({} + {}) * {};", wr, oc0, r, K_);
+    else
+      c_.w.line("const int8_t* {} = {} + ({} + {}) * {};", wr, c_.in(1), oc0, r, K_);
     c_.w.line("{} {}[{}] = 0;", loop(j, L), a, j);
     const std::string xv = fold_ ? "{}[{}]" : fmt::format("((int32_t){{}}[{{}}] - {})", s_.x_zp);
     auto tap = [&](const std::string& q, const std::string& off) {
       std::string br = c_.var("br"), wv = c_.var("wv");
-      c_.w.line("const {} {} = {}[{}];", A_, wv, wr, q);
+      if (q4)
+        c_.w.line("const {} {} = {}({}, {} + {});", A_, wv, q4_at_c(c_), c_.in(1), wr, q);
+      else
+        c_.w.line("const {} {} = {}[{}];", A_, wv, wr, q);
       c_.w.line("const {}* {} = {} + {};", B_, br, bb_, off);
       c_.w.line("{} {}[{}] += {} * {};", loop(j, L), a, j, wv, fmt::format(fmt::runtime(xv), br, j));
     };

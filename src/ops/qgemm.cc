@@ -6,7 +6,10 @@
 // (see qop_util.h; multiplier/shift have 1 or N entries). Y is X's leading
 // dims plus [N], of dtype out_dtype. The C form folds the zero-point term
 // into the bias at compile time when W and B are constants, so its inner
-// loop is a plain int8 dot product.
+// loop is a plain int8 dot product. W stored as packed 4-bit weights
+// (q4_weights.h) is read two per byte by the plain C loop only: the x86
+// kernels read W in place as int8.
+#include "ops/q4_weights.h"
 #include "ops/qop_util.h"
 
 namespace weec {
@@ -146,7 +149,8 @@ Status qgemm_emit_c(CEmitContext& c) {
   if (!bias_tab.empty()) bias_at = bias_tab + "[" + n + "]";
   if (!fold && c.has_input(2)) bias_at = fmt::format("{}[{}]", c.in(2), n);
   const std::string acc = c.scratch(acc_t, (s.n + 8) / 8 * 8, "acc");  // the vector rescale's last vector
-  const bool simd = fold && fits, simd_rq = simd && qop::requant_simd_ok(rq);
+  const bool q4 = c.packed_int4(1);
+  const bool simd = fold && fits && !q4, simd_rq = simd && qop::requant_simd_ok(rq);
   std::string gemv, rqf, right_tab, m0_tab, bias_lanes, vgemv, corr = "(const int32_t*)0",
                                                                vnni = c.var("vnni");
   if (simd) {
@@ -193,11 +197,18 @@ Status qgemm_emit_c(CEmitContext& c) {
     simd_else(fmt::format("{}({}, {}, {}, {}, {})", gemv, s.n, s.k, xrow, c.in(1), acc));
   }
   c.w.open("for (int32_t {0} = 0; {0} < {1}; ++{0}) {{", n, s.n);
-  c.w.line("const int8_t* {} = {} + {} * {};", wrow, c.in(1), n, s.k);
-  c.w.line("{} {} = 0;", A, sum);
-  const std::string xv =
-      fold ? fmt::format("({}){}[{}]", A, xrow, k) : fmt::format("(({}){}[{}] - {})", A, xrow, k, xz);
-  c.w.line("for (int32_t {0} = 0; {0} < {1}; ++{0}) {2} += {3} * {4}[{0}];", k, s.k, sum, xv, wrow);
+  if (q4) {
+    c.w.line("{} {} = 0;", A, sum);
+    const std::string xv =
+        fold ? fmt::format("({}){}[{{}}]", A, xrow) : fmt::format("(({}){}[{{}}] - {})", A, xrow, xz);
+    qop::emit_q4_dot(c, sum, c.in(1), n, s.k, xv);
+  } else {
+    c.w.line("const int8_t* {} = {} + {} * {};", wrow, c.in(1), n, s.k);
+    c.w.line("{} {} = 0;", A, sum);
+    const std::string xv =
+        fold ? fmt::format("({}){}[{}]", A, xrow, k) : fmt::format("(({}){}[{}] - {})", A, xrow, k, xz);
+    c.w.line("for (int32_t {0} = 0; {0} < {1}; ++{0}) {2} += {3} * {4}[{0}];", k, s.k, sum, xv, wrow);
+  }
   c.w.line("{}[{}] = {};", acc, n, sum);
   c.w.close();
   if (simd_rq) {

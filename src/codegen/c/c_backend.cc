@@ -216,9 +216,12 @@ Expected<CCodegenResult> generate_c(const Graph& g, const CCodegenOptions& opt) 
   CModuleNeeds needs;
   std::vector<EmittedFunction> fns;
   PlanOptions popt = opt.plan;
+  // 4-bit weights are stored packed (ops/q4_weights.h): their readers'
+  // emitters and the weight table both need to know which.
+  const std::unordered_set<const Value*> packed = cgen::int4_weights(g);
   int index = 0;
   for (auto& n : g.nodes()) {
-    WEEC_ASSIGN_OR_RETURN(auto f, cgen::emit_function(*n, index++, needs));
+    WEEC_ASSIGN_OR_RETURN(auto f, cgen::emit_function(*n, index++, needs, packed));
     if (f.scratch_bytes) popt.scratch_bytes[n.get()] = f.scratch_bytes;
     r.macs += node_macs(*n);
     fns.push_back(std::move(f));
@@ -227,7 +230,7 @@ Expected<CCodegenResult> generate_c(const Graph& g, const CCodegenOptions& opt) 
   std::unordered_set<const Node*> views(r.plan.views.begin(), r.plan.views.end());
 
   // Constants the emitted calls read (or outputs that are constants).
-  cgen::WeightTable weights;
+  cgen::WeightTable weights(packed);
   for (auto& f : fns)
     if (!views.count(f.node))
       for (const Value* v : f.params) {

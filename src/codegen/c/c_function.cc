@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include <unordered_map>
+#include <unordered_set>
 
 #include "codegen/c/c_backend.h"
 #include "ops/nn_emit.h"
@@ -38,6 +39,7 @@ struct FunctionState {
   std::vector<ScratchBuffer> scratch;
   int64_t scratch_bytes = 0;
   CModuleNeeds* needs = nullptr;
+  std::unordered_set<const Value*> packed_int4;  // parameters (and fused body inputs) of packed 4-bit weights
 };
 
 // Index into a buffer of dims `vd` broadcast against `od`, given the output
@@ -164,6 +166,10 @@ class NodeEmitter : public CEmitContext {
     return b.name;
   }
 
+  bool packed_int4(size_t i) const override {
+    return i < node.inputs.size() && fs_.packed_int4.count(node.inputs[i]) > 0;
+  }
+
   Status status() const { return status_; }
 
  private:
@@ -238,6 +244,7 @@ Status emit_fused(FunctionState& fs, CWriter& w, const Node& fused) {
   for (size_t i = 0; i < body.inputs.size(); ++i) {
     fs.ptr[body.inputs[i]] = fs.ptr.at(fused.inputs[i]);
     if (fused.inputs[i]->constant) fs.constant[body.inputs[i]] = fused.inputs[i]->constant.get();
+    if (fs.packed_int4.count(fused.inputs[i])) fs.packed_int4.insert(body.inputs[i]);
   }
   const Value* sink = body.outputs[0];
   fs.ptr[sink] = fs.ptr.at(fused.outputs[0]);
@@ -274,7 +281,8 @@ bool worth_avx2_clone(const Node& node) {
 
 }  // namespace
 
-Expected<EmittedFunction> emit_function(const Node& node, int index, CModuleNeeds& needs) {
+Expected<EmittedFunction> emit_function(const Node& node, int index, CModuleNeeds& needs,
+                                        const std::unordered_set<const Value*>& packed_int4) {
   EmittedFunction f;
   f.node = &node;
   f.name = fmt::format("node{}_{}", index,
@@ -286,8 +294,10 @@ Expected<EmittedFunction> emit_function(const Node& node, int index, CModuleNeed
     std::string name = fmt::format("{}{}", is_out ? "y" : "x", f.params.size());
     if (is_out || !fs.ptr.count(v)) fs.ptr[v] = name;  // a value read twice uses its first parameter
     if (!is_out && v->constant) fs.constant[v] = v->constant.get();
-    params.push_back(
-        fmt::format("{}{}* @R{}@{}", is_out ? "" : "const ", c_type(v->type.dtype), f.params.size(), name));
+    const bool packed = !is_out && packed_int4.count(v);
+    if (packed) fs.packed_int4.insert(v);
+    params.push_back(fmt::format("{}{}* @R{}@{}", is_out ? "" : "const ",
+                                 packed ? "uint8_t" : c_type(v->type.dtype), f.params.size(), name));
     f.params.push_back(v);
     f.param_is_output.push_back(is_out);
   };

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "ir/graph.h"
@@ -31,6 +32,9 @@ struct EmittedFunction {
 // Bytes of a value's buffer (static shape).
 int64_t value_bytes(const Value& v);
 
-Expected<EmittedFunction> emit_function(const Node& node, int index, CModuleNeeds& needs);
+// `packed_int4`: the constants stored as packed 4-bit weights (int4_weights
+// in c_weights.h); their parameters are `const uint8_t*`.
+Expected<EmittedFunction> emit_function(const Node& node, int index, CModuleNeeds& needs,
+                                        const std::unordered_set<const Value*>& packed_int4);
 
 }  // namespace weec::cgen
