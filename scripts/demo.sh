@@ -6,7 +6,9 @@
 # run on all 10,000 test images, and compared in one table: accuracy,
 # latency, arena, weight and code bytes. Then the int8 MLP is compiled with
 # integer inputs and outputs and built for a Cortex-M0: flash, RAM, and no
-# floating point at all. Last, `weec train` trains an 8-32-32-6 tanh
+# floating point at all. `weec train --qat` fine-tunes the MLP with
+# fake-quantised int8 and 4-bit weights (quantisation-aware training); the
+# table gains those rows next to post-training int4. Last, `weec train` trains an 8-32-32-6 tanh
 # regressor from scratch on a synthetic sensor task (examples/sensor), which
 # goes the same way to an integer-only Cortex-M0 build.
 set -euo pipefail
@@ -35,6 +37,25 @@ for model in mlp cnn; do
   $WEEC eval $EX/$model.onnx --inputs $DATA/t10k-images-idx3-ubyte.gz --labels $DATA/t10k-labels-idx1-ubyte.gz \
     --backend c --quantize int8 --calib $DATA/train-images-idx3-ubyte.gz --json -q >> $OUT/eval.jsonl
   tail -2 $OUT/eval.jsonl | /usr/bin/python3 -c "import json,sys; [print(f\"   {r['variant']}: {100*r['accuracy']:.2f}%\") for r in map(json.loads, sys.stdin)]"
+done
+echo
+echo "== weec train --qat: the MLP fine-tuned with fake-quantised int8, then 4-bit, weights (2 epochs each),"
+echo "   written as QDQ models that weec compile --quantize lowers with the scales training learned"
+# Post-training int4 first, for comparison. Keep only the quantised row of
+# each eval; a QAT model's "float" row is its own fake-quantised graph, so
+# its agreement figure would not be against the float model: dropped.
+keep_last() {
+  tail -1 | /usr/bin/python3 -c "import json,sys; r=json.load(sys.stdin); 'qat' in r['model'] and r.pop('top1_agreement', 0); print(json.dumps(r))" >> $OUT/eval.jsonl
+}
+$WEEC eval $EX/mlp.onnx --inputs $DATA/t10k-images-idx3-ubyte.gz --labels $DATA/t10k-labels-idx1-ubyte.gz \
+  --backend c --quantize int4 --calib $DATA/train-images-idx3-ubyte.gz --json -q | keep_last
+for mode in int8 int4; do
+  $WEEC train $EX/mlp.onnx --qat $mode --data $DATA/train-images-idx3-ubyte.gz --labels $DATA/train-labels-idx1-ubyte.gz \
+    --optimizer adam --lr 1e-5 --lr-schedule cosine --epochs 2 --seed 1 --val-split 0 -o $OUT/mlp_qat_$mode.onnx -q | \
+    grep -E "^(QAT|epoch)"
+  $WEEC eval $OUT/mlp_qat_$mode.onnx --inputs $DATA/t10k-images-idx3-ubyte.gz --labels $DATA/t10k-labels-idx1-ubyte.gz \
+    --backend c --quantize $mode --json -q | keep_last
+  tail -1 $OUT/eval.jsonl | /usr/bin/python3 -c "import json,sys; r=json.load(sys.stdin); print(f\"   QAT {r['variant']}: {100*r['accuracy']:.2f}%\")"
 done
 echo
 echo "== the int8 MLP for a Cortex-M0 (int8 in and out, no float anywhere)"

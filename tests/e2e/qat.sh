@@ -6,7 +6,8 @@
 # integer C's test accuracy is the interpreter's on the same quantised model
 # (bit-exact kernels), within 1 pp of the accuracy `weec train` printed for
 # the fake-quantised graph (which keeps biases in float). A small CNN from
-# --cnn goes the same way. Misuse gets a clear error.
+# --cnn goes the same way. int4 weights are stored packed in the C. Misuse
+# gets a clear error.
 set -uo pipefail
 WEEC=$1; SRC=$2; OUT=$(mktemp -d); trap 'rm -rf "$OUT"' EXIT
 DATA=/usr/share/datasets/fashion-mnist
@@ -31,6 +32,9 @@ check_qat() {  # NAME MODEL MODE [train options...]
   [ -n "$ac" ] && [ "$ai" = "$ac" ] || fail "$name: C $ac% differs from the interpreter's $ai%: $cc"
   awk "BEGIN{d=$ai-$printed; exit !(d <= 1 && d >= -1)}" || fail "$name: integer $ai% vs fake-quantised $printed%"
   "$WEEC" compile "$OUT/$name.onnx" --quantize $mode -o "$OUT/${name}_c" > "$OUT/c.txt" 2>&1 || fail "$name: compile failed"
+  if [ $mode = int4 ]; then  # 4-bit weights are stored packed
+    grep -q "4-bit weights, two per byte" "$OUT/${name}_c/"*.c || fail "$name: no packed 4-bit weights in the C"
+  fi
   "$WEEC" compile "$OUT/$name.onnx" --quantize $mode --calib $DATA/train-images-idx3-ubyte.gz -o "$OUT/x" \
     > "$OUT/e.txt" 2>&1 && fail "$name: --calib accepted on a model that is already quantised"
   grep -q "already quantised" "$OUT/e.txt" || fail "$name: unclear error: $(cat "$OUT/e.txt")"
