@@ -159,18 +159,22 @@ Expected<std::vector<Tensor>> rounding_spread(const Graph& g, const std::vector<
 }
 
 bool within_rounding_spread(const Graph& g, const std::vector<Tensor>& feeds, const std::vector<Tensor>& a,
-                            const std::vector<Tensor>& b, double tol) {
+                            const std::vector<Tensor>& b, double tol, std::string* why) {
   auto spread = rounding_spread(g, feeds);
   if (!spread || spread->size() != a.size() || a.size() != b.size()) return false;
+  double worst = 0, worst_gap = 0, worst_spread = 0;
   for (size_t k = 0; k < a.size(); ++k) {
     if (a[k].numel() != b[k].numel() || a[k].numel() != (*spread)[k].numel()) return false;
     for (int64_t i = 0; i < a[k].numel(); ++i) {
       const double x = a[k].get_double(i), y = b[k].get_double(i);
-      const double gap = std::fabs(x - y);
+      const double gap = std::fabs(x - y), sp = (*spread)[k].get_double(i);
       if (x == y || gap <= tol + tol * std::fabs(y)) continue;
-      if (!(gap <= kSpreadFactor * (*spread)[k].get_double(i))) return false;
+      if (!(gap <= kSpreadFactor * sp)) return false;
+      if (gap / sp > worst) worst = gap / sp, worst_gap = gap, worst_spread = sp;
     }
   }
+  if (why)
+    *why = fmt::format("gap {:.3g} = {:.2f} rounding spreads of {:.3g}", worst_gap, worst, worst_spread);
   return true;
 }
 
@@ -227,8 +231,9 @@ std::string check(const Case& c, OrtOutcome* ort) {
   if (auto d = compare(*r2, *r0, 1e-5, 1e-5); !d.empty()) {
     // -O2 rounds folded constants (BatchNorm into Conv weights) to f32:
     // one ulp there is magnified by an ill-conditioned net.
-    if (!within_rounding_spread(g, c.feeds, *r2, *r0, 1e-5)) return "O0-vs-O2: " + d;
-    if (ort) ++ort->ill_conditioned, ort->ill_check = "O0-vs-O2";
+    std::string why;
+    if (!within_rounding_spread(g, c.feeds, *r2, *r0, 1e-5, &why)) return "O0-vs-O2: " + d;
+    if (ort) ++ort->ill_conditioned, ort->ill_check = "O0-vs-O2 (" + why + ")";
   }
   auto cr = run_c(**o2, c);
   if (!cr) return "C: " + cr.status().message();
@@ -239,15 +244,18 @@ std::string check(const Case& c, OrtOutcome* ort) {
     // is the cause: counted, not failed (ORT-vs-interp is then skipped).
     auto r = c.ort ? c.ort->run(g, c.feeds) : Expected<std::vector<Tensor>>(error("no ORT"));
     const bool ort_agrees = r && compare(*r, *cr, 1e-4, 1e-4).empty();
-    if (!ort_agrees && !within_rounding_spread(g, c.feeds, *cr, *want, 1e-4)) return "interp-vs-c: " + d;
-    if (ort) ++ort->ill_conditioned, ort->ill_check = "interp-vs-c";
+    std::string why = "the C agrees with ORT";
+    if (!ort_agrees && !within_rounding_spread(g, c.feeds, *cr, *want, 1e-4, &why))
+      return "interp-vs-c: " + d;
+    if (ort) ++ort->ill_conditioned, ort->ill_check = "interp-vs-c (" + why + ")";
   } else if (c.ort) {
     if (auto e = check_ort(c, g, *want, 1e-4, 1e-4, "interp-vs-ort", ort); !e.empty()) {
       auto r = c.ort->run(g, c.feeds);
+      std::string why = "ORT further than the interpreter from f64";
       if (!ort_less_accurate(c, g, *want, 1e-4) &&
-          !(r && within_rounding_spread(g, c.feeds, *r, *want, 1e-4)))
+          !(r && within_rounding_spread(g, c.feeds, *r, *want, 1e-4, &why)))
         return e;
-      if (ort) ++ort->ill_conditioned, ort->ill_check = "interp-vs-ort";
+      if (ort) ++ort->ill_conditioned, ort->ill_check = "interp-vs-ort (" + why + ")";
     }
   }
   if (c.calib.empty()) return "";
