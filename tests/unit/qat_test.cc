@@ -15,22 +15,10 @@
 #include "passes/pass.h"
 #include "train/presets.h"
 #include "train/trainer.h"
+#include "train_datasets.h"
 
 namespace weec::train {
 namespace {
-
-// Points in the plane, class = which third of the circle their angle is in.
-Dataset angles(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0, 1);
-  Dataset d{Tensor(DType::F32, {n, 2}), Tensor(DType::I64, {n})};
-  for (int64_t i = 0; i < n; ++i) {
-    const float x = nd(rng), y = nd(rng);
-    d.x.data<float>()[2 * i] = x, d.x.data<float>()[2 * i + 1] = y;
-    d.y.data<int64_t>()[i] = std::min<int64_t>(2, (int64_t)((std::atan2(y, x) + M_PI) / (2 * M_PI / 3)));
-  }
-  return d;
-}
 
 std::unique_ptr<Graph> trained_mlp(const Dataset& d) {
   MlpSpec s;
@@ -80,6 +68,15 @@ std::unique_ptr<Graph> ptq(const Graph& model, const QatOptions& q) {
   return g;
 }
 
+// The QAT graph with its batch bound to 1, as the QDQ model has it.
+std::unique_ptr<Graph> batch_one(const Graph& g) {
+  auto b = g.clone();
+  b->inputs[0]->type.shape.dims[0] = Dim::known(1);
+  Status st = infer_graph(*b);
+  EXPECT_TRUE(st) << st.message();
+  return b;
+}
+
 int count(const Graph& g, OpKind op) {
   int n = 0;
   for (auto& node : g.nodes()) n += node->op == op;
@@ -99,9 +96,7 @@ TEST(Qat, StartsAsThePostTrainingModel) {
     EXPECT_EQ(qat->weights, 2);
     EXPECT_EQ(qat->activations, 3);  // input, Relu, logits
     auto ref = ptq(*model, q);
-    auto qat1 = qat->graph->clone();
-    qat1->inputs[0]->type.shape.dims[0] = Dim::known(1);
-    ASSERT_TRUE(infer_graph(*qat1));
+    auto qat1 = batch_one(*qat->graph);
     double worst = 0;
     for (int64_t i = 100; i < 200; ++i) {
       const Tensor x = row(d.x, i);
@@ -206,9 +201,7 @@ TEST(Qat, ExportCarriesTheTrainedScales) {
         for (int64_t i = 0; i < n->inputs[0]->constant->numel(); ++i) {
           EXPECT_LE(std::abs(n->inputs[0]->constant->get_int(i)), 7);
         }
-    auto qat1 = qat->graph->clone();
-    qat1->inputs[0]->type.shape.dims[0] = Dim::known(1);
-    ASSERT_TRUE(infer_graph(*qat1));
+    auto qat1 = batch_one(*qat->graph);
     int same = 0;
     for (int64_t i = 0; i < 100; ++i) {
       const Tensor x = row(d.x, i);
