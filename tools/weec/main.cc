@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
       "weec export examples/fashion_mnist/model.onnx --input-shape image=1x1x28x28 -O2 -o fm.onnx");
   add("weenet", "Generate a WeeNet: a tiny seeded test network (one conv, a chain, residuals; float or int8)",
       weec::cli::add_weenet, "weec weenet --seed 7 --kind conv -o conv7.onnx --data conv7_data");
-  add("train", "Train a model (or an --mlp from scratch) on .npy/IDX data with SGD or Adam; write ONNX",
+  add("train", "Train a model (or an --mlp/--cnn from scratch) on .npy/IDX data with SGD or Adam, optionally quantisation-aware (--qat); write ONNX",
       weec::cli::add_train,
       "weec train --mlp 784,128,10 --data /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz "
       "--labels /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz --epochs 5 -o mlp_trained.onnx");
