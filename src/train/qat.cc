@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "ops/op_util.h"
 #include "ops/registry.h"
@@ -116,9 +117,10 @@ Expected<QatModel> make_qat_model(const Graph& model, const QatOptions& o) {
     q.extras.params = act_scales;
     q.extras.params.insert(q.extras.params.end(), weight_scales.begin(), weight_scales.end());
     // A step size must stay positive: a large step could push one through 0.
-    q.after_step = [](std::vector<Param>& params, std::vector<Param>&) {
+    const std::set<std::string> steps(q.extras.params.begin(), q.extras.params.end());
+    q.after_step = [steps](std::vector<Param>& params, std::vector<Param>&) {
       for (Param& p : params)
-        if (p.name.find("_qat_scale") != std::string::npos)
+        if (steps.count(p.name))
           for (int64_t i = 0; i < p.data.numel(); ++i)
             p.data.set_double(i, std::max(p.data.get_double(i), 1e-8));
     };
