@@ -113,17 +113,15 @@ class QuantizePass : public Pass {
     for (Value* v : order) {
       if (v->type.dtype != DType::F32 || feeds_fused_relu(g, v)) continue;
       Node* p = v->producer;
-      const auto it = obs.find(v);
-      const auto git = given ? given->activations.find(v->name) : decltype(given->activations.end()){};
-      if (given ? git == given->activations.end() && !(p && preserves_scale(p->op))
-                : it == obs.end() || !it->second.seen())
-        continue;
       if (p && preserves_scale(p->op) && p->inputs[0] && qdq.params(p->inputs[0])) {
         qdq.set_params(v, *qdq.params(p->inputs[0]));
       } else if (given) {
-        if (git == given->activations.end()) continue;
-        qdq.set_params(v, git->second);
+        auto it = given->activations.find(v->name);
+        if (it == given->activations.end()) continue;
+        qdq.set_params(v, it->second);
       } else {
+        auto it = obs.find(v);
+        if (it == obs.end() || !it->second.seen()) continue;
         auto [lo, hi] = it->second.range(opt.method, opt.percentile, 256);
         qdq.set_params(v, affine_params(lo, hi, qdq.qmin(), qdq.qmax()));
       }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ops/op_util.h"
+
 namespace weec {
 
 const AffineParams* QdqBuilder::params(const Value* v) const {
@@ -18,6 +20,16 @@ void QdqBuilder::set_params(const Value* v, AffineParams p) {
 
 Value* QdqBuilder::scalar_constant(const std::string& hint, Tensor t) {
   return g_.add_constant(g_.unique_name(hint), std::move(t));
+}
+
+void symmetric_weight_scales(const Tensor& w, Tensor& scale, int64_t wmax) {
+  std::vector<double> mx((size_t)scale.numel(), 0.0);
+  for_each_broadcast(w.dims(), {broadcast_strides(scale.dims(), w.dims())},
+                     [&](int64_t i, const int64_t* off) {
+                       mx[(size_t)off[0]] = std::max(mx[(size_t)off[0]], std::fabs(w.get_double(i)));
+                     });
+  for (int64_t c = 0; c < scale.numel(); ++c)  // all-zero channel: any scale
+    scale.set_double(c, mx[(size_t)c] > 0 ? (double)(float)(mx[(size_t)c] / (double)wmax) : 1.0);
 }
 
 namespace {
@@ -64,28 +76,25 @@ Status QdqBuilder::quantise_weights(Node& n, bool& done, const Tensor* given, Te
   if (!layout) return Status::ok();
   const int64_t channels = w.dim(layout->axis);
   const int64_t inner = numel_of(Dims(w.dims().begin() + layout->axis + 1, w.dims().end()));
-  std::vector<double> scale(channels, 0.0);
-  for (int64_t i = 0; i < w.numel(); ++i) {
-    int64_t c = (i / inner) % channels;
-    scale[c] = std::max(scale[c], std::fabs(w.get_double(i)));
-  }
-  const double wmax = wmax_;
-  for (double& s : scale) s = s > 0 ? (double)(float)(s / wmax) : 1.0;  // all-zero channel: any scale
+  Tensor st(DType::F32, layout->scale_dims);
   if (given) {
     if (given->numel() != channels)
       return error("{}: {} given weight scales for {} channels", n.describe(), given->numel(), channels);
     for (int64_t c = 0; c < channels; ++c) {
-      scale[c] = (double)(float)given->get_double(c);
-      if (!(scale[c] > 0)) return error("{}: weight scale {} is not positive", n.describe(), scale[c]);
+      st.data<float>()[c] = (float)given->get_double(c);
+      if (!(st.data<float>()[c] > 0))
+        return error("{}: weight scale {} is not positive", n.describe(), st.data<float>()[c]);
     }
+  } else {
+    symmetric_weight_scales(w, st, wmax_);
   }
+  std::vector<double> scale(st.data<float>(), st.data<float>() + channels);
+  const double wmax = wmax_;
   Tensor wq(DType::I8, w.dims());
   for (int64_t i = 0; i < w.numel(); ++i) {
     double q = std::nearbyint(w.get_double(i) / scale[(i / inner) % channels]);
     wq.data<int8_t>()[i] = (int8_t)std::clamp(q, -wmax, wmax);
   }
-  Tensor st(DType::F32, layout->scale_dims);
-  for (int64_t c = 0; c < channels; ++c) st.data<float>()[c] = (float)scale[c];
   if (used) *used = st;
   AttrMap axis_attr{{"axis", Attribute::of_int(layout->axis)}};
   Value* wq_v = scalar_constant(wv->name + "_quantized", std::move(wq));

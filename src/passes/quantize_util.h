@@ -38,6 +38,12 @@ class QdqBuilder {
   std::unordered_map<const Value*, AffineParams> params_;
 };
 
+// Symmetric weight scales, the rule of post-training quantisation and of
+// QAT's weight scales alike: max |w| / wmax over the elements each scale
+// covers (`scale`, f32, broadcasts onto w: [M,1,1,1], [N,1] or [N]), rounded
+// to f32; 1 for an all-zero channel.
+void symmetric_weight_scales(const Tensor& w, Tensor& scale, int64_t wmax);
+
 // The scale and zero point of a QuantizeLinear/DequantizeLinear node, read
 // from its constant inputs (per tensor or per axis). nullopt if not constant.
 struct QdqParams {

@@ -8,6 +8,7 @@
 #include "ops/op_util.h"
 #include "ops/registry.h"
 #include "passes/pass.h"
+#include "passes/quantize_util.h"
 
 namespace weec::train {
 
@@ -18,38 +19,19 @@ namespace {
 const std::vector<std::string> kSimplify = {"infer-shapes",       "fold-constants", "eliminate-dead-code",
                                             "simplify-inference", "fold-constants", "eliminate-dead-code"};
 
-Tensor filled(DType t, const Dims& d, double v) {
-  Tensor x(t, d);
-  for (int64_t i = 0; i < x.numel(); ++i) x.set_double(i, v);
-  return x;
-}
-
 // v -> FakeQuantize(v, scale, zero_point): every other reader of v (and the
 // graph outputs) reads the fake-quantised value instead.
 Value* insert_fake_quantize(Graph& g, Value* v, Tensor scale, Tensor zero_point, int64_t qmin, int64_t qmax,
                             double grad_scale) {
-  auto users = g.users(v);
   Value* s = g.add_constant(g.unique_name(v->name + "_qat_scale"), std::move(scale));
   Value* z = g.add_constant(g.unique_name(v->name + "_qat_zero_point"), std::move(zero_point));
   Value* y = g.add_value(g.unique_name(v->name + "_fq"), v->type);
+  g.replace_all_uses(v, y);  // before the FakeQuantize that reads v exists
   g.add_node(OpKind::FakeQuantize, {v, s, z}, {y},
              {{"qmin", Attribute::of_int(qmin)},
               {"qmax", Attribute::of_int(qmax)},
               {"grad_scale", Attribute::of_float((float)grad_scale)}});
-  for (auto& [node, idx] : users) node->inputs[idx] = y;
-  for (Value*& o : g.outputs)
-    if (o == v) o = y;
   return y;
-}
-
-// max |w| / wmax over the elements sharing each scale (scale broadcasts onto w).
-void weight_scales_from(const Tensor& w, Tensor& scale, double wmax) {
-  std::vector<double> mx(scale.numel(), 0.0);
-  const Dims st = broadcast_strides(scale.dims(), w.dims());
-  for_each_broadcast(w.dims(), {st}, [&](int64_t i, const int64_t* off) {
-    mx[off[0]] = std::max(mx[off[0]], std::fabs(w.get_double(i)));
-  });
-  for (int64_t c = 0; c < scale.numel(); ++c) scale.set_double(c, mx[c] > 0 ? (float)(mx[c] / wmax) : 1.0);
 }
 
 // Whether activation v just repeats its producer's input's parameters (a
@@ -95,8 +77,8 @@ Expected<QatModel> make_qat_model(const Graph& model, const QatOptions& o) {
     const Shape& sh = v->type.shape;
     int64_t per_sample = 1;
     for (int64_t a = 1; a < sh.rank(); ++a) per_sample *= sh.dims[a].is_known() ? sh.dims[a].value : 1;
-    Value* y = insert_fake_quantize(*g, v, filled(DType::F32, {}, p.scale),
-                                    filled(DType::F32, {}, (double)p.zero_point), -128, 127,
+    Value* y = insert_fake_quantize(*g, v, Tensor::scalar<float>((float)p.scale),
+                                    Tensor::scalar<float>((float)p.zero_point), -128, 127,
                                     1.0 / std::sqrt((double)per_sample * 127));
     act_scales.push_back(y->producer->inputs[1]->name);
     ++q.activations;
@@ -105,7 +87,7 @@ Expected<QatModel> make_qat_model(const Graph& model, const QatOptions& o) {
     Value* w = g->find_value(name);
     if (!w || !w->constant) continue;
     const double per_scale = (double)w->constant->numel() / (double)scale.numel();
-    Value* y = insert_fake_quantize(*g, w, scale, filled(DType::F32, scale.dims(), 0), -wmax, wmax,
+    Value* y = insert_fake_quantize(*g, w, scale, Tensor(DType::F32, scale.dims()), -wmax, wmax,
                                     1.0 / std::sqrt(per_scale * (double)wmax));
     weight_scales.push_back(y->producer->inputs[1]->name);
     weight_names.push_back(name);
@@ -131,7 +113,7 @@ Expected<QatModel> make_qat_model(const Graph& model, const QatOptions& o) {
       for (const Param& p : params) by_name[p.name] = &p.data;
       for (size_t k = 0; k < fed.size() && k < weight_names.size(); ++k)
         if (auto it = by_name.find(weight_names[k]); it != by_name.end())
-          weight_scales_from(*it->second, fed[k].data, (double)wmax);
+          symmetric_weight_scales(*it->second, fed[k].data, wmax);
     };
   }
   q.graph = std::move(g);
@@ -155,9 +137,7 @@ Expected<std::unique_ptr<Graph>> qat_to_qdq(const Graph& qat, int weight_bits) {
         return Status::error(fmt::format("{}: per-tensor scale expected", n->describe()));
       given->activations[x->name] = {s->constant->get_double(0), std::llround(z->constant->get_double(0))};
     }
-    g->replace_all_uses(n->outputs[0], x);
-    for (Value*& o : g->outputs)
-      if (o == n->outputs[0]) o = x;
+    g->replace_all_uses(n->outputs[0], x);  // graph outputs too
     g->remove_node(n);
   }
   g->remove_unused_values();
