@@ -71,28 +71,29 @@ Status run_train(const TrainArgs& a) {
   WEEC_ASSIGN_OR_RETURN(Tensor x, read_samples(a.data, a.limit));
   WEEC_ASSIGN_OR_RETURN(Tensor y, read_samples(a.labels, a.limit));
   std::unique_ptr<Graph> model;
-  // The presets' input scaling: --input-scale, or standardise with the
-  // training data's mean and standard deviation.
-  double input_scale = a.input_scale, input_shift = 0;
-  if (input_scale == 0) {
+  // A preset's input scaling: --input-scale, or standardise with the
+  // training data's mean and standard deviation (a pass over all of it, so
+  // only for the presets; a model file keeps its own preprocessing).
+  auto preset_input = [&](auto& spec) {
+    spec.input_scale = a.input_scale, spec.input_shift = 0;
+    spec.seed = a.seed;
+    if (a.input_scale != 0) return;
     double sum = 0, sq = 0;
     for (int64_t i = 0; i < x.numel(); ++i) sum += x.get_double(i), sq += x.get_double(i) * x.get_double(i);
     const double n = (double)std::max<int64_t>(x.numel(), 1), mean = sum / n;
     const double sd = std::sqrt(std::max(sq / n - mean * mean, 0.0));
-    input_scale = sd > 0 ? 1.0 / sd : 1.0;
-    input_shift = -mean * input_scale;
-  }
+    spec.input_scale = sd > 0 ? 1.0 / sd : 1.0;
+    spec.input_shift = -mean * spec.input_scale;
+  };
   if (!a.mlp.empty()) {
     train::MlpSpec s;
     WEEC_ASSIGN_OR_RETURN(s.sizes, parse_sizes(a.mlp));
     s.act = a.act == "tanh" ? OpKind::Tanh : a.act == "sigmoid" ? OpKind::Sigmoid : OpKind::Relu;
-    s.input_scale = input_scale, s.input_shift = input_shift;
-    s.seed = a.seed;
+    preset_input(s);
     WEEC_ASSIGN_OR_RETURN(model, train::make_mlp(s));
   } else if (!a.cnn.empty()) {
     WEEC_ASSIGN_OR_RETURN(train::CnnSpec s, train::parse_cnn_spec(a.cnn));
-    s.input_scale = input_scale, s.input_shift = input_shift;
-    s.seed = a.seed;
+    preset_input(s);
     WEEC_ASSIGN_OR_RETURN(model, train::make_cnn(s));
   } else {
     WEEC_ASSIGN_OR_RETURN(ImportedModel m, load_model(a.model, a.input_shapes));
